@@ -1,0 +1,78 @@
+"""Handing deliveries to RQ, and the sweep that makes sure none is forgotten (SPEC §6)."""
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import django_rq
+from redis.exceptions import RedisError
+from rq import Queue
+from rq.serializers import JSONSerializer
+
+from postbacks.delivery import services
+
+logger = logging.getLogger(__name__)
+
+QUEUE_NAME = "postbacks"
+JOB_CHUNK = 200
+SWEEP_LIMIT = 20_000
+SWEEP_LOCK_KEY = "postbacks:sweep-lock"
+
+
+def get_queue() -> Queue:
+    return django_rq.get_queue(QUEUE_NAME, serializer=JSONSerializer)
+
+
+def enqueue_ids(delivery_ids: Sequence[int], *, trigger: str = "auto") -> bool:
+    """Put jobs for these deliveries on the queue. False (and logged) when Redis is away: the
+    deliveries are then unmarked, and the sweep queues them once Redis is back."""
+    ids = list(delivery_ids)
+    if not ids:
+        return True
+    try:
+        queue = get_queue()
+        queue.enqueue_many(
+            [
+                Queue.prepare_data(
+                    "postbacks.delivery.jobs.send_deliveries",
+                    args=(ids[start : start + JOB_CHUNK], trigger),
+                    result_ttl=0,
+                    failure_ttl=24 * 3600,
+                )
+                for start in range(0, len(ids), JOB_CHUNK)
+            ]
+        )
+    except (RedisError, OSError) as exc:
+        logger.warning("queue unavailable, %d deliveries left to the sweep: %s", len(ids), exc)
+        services.deliveries_unmark_enqueued(delivery_ids=ids)
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    reclaimed: int
+    queued: int
+    skipped: bool = False
+
+
+def sweep(*, limit: int = SWEEP_LIMIT, lock_seconds: float | None = None) -> SweepReport:
+    """Re-queue due deliveries that are not queued; give abandoned ones back.
+
+    With `lock_seconds`, only one process sweeps per period (many workers may call this)."""
+    if lock_seconds is not None:
+        try:
+            got = get_queue().connection.set(
+                SWEEP_LOCK_KEY, "1", nx=True, px=max(1, int(lock_seconds * 1000))
+            )
+        except (RedisError, OSError):
+            got = True
+        if not got:
+            return SweepReport(0, 0, skipped=True)
+    reclaimed = services.deliveries_reclaim_abandoned()
+    due = services.deliveries_due(limit=limit)
+    if due:
+        services.deliveries_mark_enqueued(delivery_ids=due)
+        if not enqueue_ids(due):
+            return SweepReport(reclaimed, 0)
+    return SweepReport(reclaimed, len(due))

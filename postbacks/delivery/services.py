@@ -1,0 +1,235 @@
+"""Delivery state changes (SPEC §6). Every change that can race is one guarded UPDATE."""
+
+import logging
+import random
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from postbacks.delivery.sender import Outcome, Outgoing
+from postbacks.models import Delivery, DeliveryAttempt, PostbackEndpoint
+
+logger = logging.getLogger(__name__)
+
+State = Delivery.State
+RETRYABLE_STATUS = frozenset({408, 429})
+# Retry-After is honoured, but a receiver cannot park a delivery for longer than the schedule's end.
+MAX_RETRY_AFTER = 24 * 3600
+
+
+def _claimable(now: datetime) -> Q:
+    due = Q(state__in=[State.PENDING, State.FAILED], next_attempt_at__lte=now)
+    abandoned = Q(state=State.SENDING, locked_until__lt=now)
+    sendable = Q(is_test=True) | Q(endpoint__status=PostbackEndpoint.Status.LIVE)
+    return (due | abandoned) & sendable
+
+
+def deliveries_claim(
+    *, delivery_ids: Sequence[int], trigger: str = "auto", lease_seconds: int | None = None
+) -> list[Outgoing]:
+    """Take the due deliveries among `delivery_ids` for one attempt each; others are left alone.
+
+    Two workers handed the same ids never both get a delivery: the UPDATE's WHERE is the guard,
+    and the lease token says which rows this call won.
+    """
+    if not delivery_ids:
+        return []
+    now = timezone.now()
+    token = uuid.uuid4()
+    lease = timedelta(seconds=lease_seconds or settings.POSTBACK_LEASE_SECONDS)
+    won = Delivery.objects.filter(_claimable(now), pk__in=list(delivery_ids)).update(
+        state=State.SENDING,
+        lease_token=token,
+        locked_until=now + lease,
+        attempts=F("attempts") + 1,
+        updated_at=now,
+    )
+    if not won:
+        return []
+    rows = Delivery.objects.filter(lease_token=token).values_list("pk", "attempts", "url", "method")
+    return [
+        Outgoing(
+            delivery_id=pk, lease_token=token, number=n, url=url, method=method, trigger=trigger
+        )
+        for pk, n, url, method in rows
+    ]
+
+
+def retry_delay(*, attempts: int, retry_after: float | None = None) -> float | None:
+    """Seconds until the next try after `attempts` tries, or None when the schedule has run out."""
+    schedule = settings.POSTBACK_RETRY_SCHEDULE
+    if attempts > len(schedule):
+        return None
+    if retry_after is not None:
+        return min(retry_after, MAX_RETRY_AFTER)
+    base = schedule[attempts - 1]
+    jitter = settings.POSTBACK_RETRY_JITTER
+    return base * (1 + random.uniform(-jitter, jitter)) if jitter else float(base)  # noqa: S311
+
+
+@dataclass(frozen=True)
+class Verdict:
+    state: str
+    next_attempt_at: datetime | None
+    error: str
+
+
+def judge(outcome: Outcome, *, now: datetime) -> Verdict:
+    """SPEC §6: only 2xx succeeds; errors, timeouts, 408, 429, 5xx retry; other answers end it."""
+    code = outcome.status_code
+    if code is not None and 200 <= code < 300:
+        return Verdict(State.SUCCEEDED, None, "")
+    if outcome.refused:
+        return Verdict(State.DEAD, None, outcome.error)
+    retryable = code is None or code in RETRYABLE_STATUS or code >= 500
+    error = outcome.error or f"receiver answered {code}"
+    if not retryable:
+        return Verdict(State.DEAD, None, f"{error}; not retried")
+    delay = retry_delay(attempts=outcome.outgoing.number, retry_after=outcome.retry_after)
+    if delay is None:
+        return Verdict(State.DEAD, None, f"{error}; retry schedule exhausted")
+    return Verdict(State.FAILED, now + timedelta(seconds=delay), error)
+
+
+def _update_sql() -> str:
+    table = Delivery._meta.db_table
+    return (
+        f"UPDATE {table} SET state = %s, next_attempt_at = %s, last_status_code = %s, "  # noqa: S608
+        "last_error = %s, completed_at = %s, updated_at = %s, "
+        "lease_token = NULL, locked_until = NULL, enqueued_at = NULL "
+        "WHERE id = %s AND state = 'sending' AND lease_token = %s"
+    )
+
+
+def delivery_outcomes_record(*, outcomes: Iterable[Outcome]) -> int:
+    """Log each attempt and move its delivery on, in one transaction for the whole batch.
+
+    A delivery whose lease was lost meanwhile (another worker took it over) keeps the other
+    worker's state; its attempt is still logged, since it was made.
+    """
+    outcomes = list(outcomes)
+    if not outcomes:
+        return 0
+    now = timezone.now()
+    lease_field = Delivery._meta.get_field("lease_token")
+    attempts = []
+    updates = []
+    for outcome in outcomes:
+        out = outcome.outgoing
+        verdict = judge(outcome, now=now)
+        attempts.append(
+            DeliveryAttempt(
+                delivery_id=out.delivery_id,
+                number=out.number,
+                started_at=outcome.started_at,
+                duration_ms=outcome.duration_ms,
+                status_code=outcome.status_code,
+                response_excerpt=outcome.excerpt.replace("\x00", "\ufffd"),
+                error=outcome.error[:500],
+                trigger=out.trigger,
+            )
+        )
+        terminal = verdict.state in (State.SUCCEEDED, State.DEAD)
+        updates.append(
+            (
+                verdict.state,
+                verdict.next_attempt_at,
+                outcome.status_code,
+                verdict.error[:500],
+                now if terminal else None,
+                now,
+                out.delivery_id,
+                lease_field.get_db_prep_value(out.lease_token, connection),
+            )
+        )
+    with transaction.atomic():
+        DeliveryAttempt.objects.bulk_create(attempts, ignore_conflicts=True)
+        with connection.cursor() as cursor:
+            cursor.executemany(_update_sql(), updates)
+    return len(outcomes)
+
+
+def deliveries_release(*, outgoing: Iterable[Outgoing], delay: float) -> int:
+    """Give claimed deliveries back without an attempt (their receiver's host was saturated)."""
+    now = timezone.now()
+    released = 0
+    for out in outgoing:
+        released += Delivery.objects.filter(
+            pk=out.delivery_id, state=State.SENDING, lease_token=out.lease_token
+        ).update(
+            state=State.PENDING,
+            attempts=F("attempts") - 1,
+            next_attempt_at=now + timedelta(seconds=delay),
+            lease_token=None,
+            locked_until=None,
+            enqueued_at=None,
+            updated_at=now,
+        )
+    return released
+
+
+def deliveries_reclaim_abandoned() -> int:
+    """Deliveries whose worker died mid-send go back to pending: at-least-once, same URL."""
+    now = timezone.now()
+    return Delivery.objects.filter(state=State.SENDING, locked_until__lt=now).update(
+        state=State.PENDING,
+        next_attempt_at=now,
+        lease_token=None,
+        locked_until=None,
+        enqueued_at=None,
+        updated_at=now,
+    )
+
+
+def deliveries_due(*, limit: int) -> list[int]:
+    """Ids of deliveries that are due and not (or no longer credibly) sitting in the queue."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.POSTBACK_REQUEUE_AFTER)
+    return list(
+        Delivery.objects.filter(
+            Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=stale),
+            Q(is_test=True) | Q(endpoint__status=PostbackEndpoint.Status.LIVE),
+            state__in=[State.PENDING, State.FAILED],
+            next_attempt_at__lte=now,
+        )
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def deliveries_mark_enqueued(*, delivery_ids: Sequence[int]) -> int:
+    return Delivery.objects.filter(
+        pk__in=list(delivery_ids), state__in=[State.PENDING, State.FAILED]
+    ).update(enqueued_at=timezone.now())
+
+
+def deliveries_unmark_enqueued(*, delivery_ids: Sequence[int]) -> int:
+    """The queue refused them: let the sweep pick them up as soon as it can."""
+    return Delivery.objects.filter(pk__in=list(delivery_ids)).update(enqueued_at=None)
+
+
+def deliveries_replay(*, delivery_ids: Sequence[int]) -> list[int]:
+    """Make deliveries due now whatever their state (but one a worker holds right now).
+
+    Returns the ids that were made due; the caller hands them to the queue.
+    """
+    now = timezone.now()
+    ids = list(
+        Delivery.objects.filter(pk__in=list(delivery_ids))
+        .exclude(state=State.SENDING)
+        .values_list("pk", flat=True)
+    )
+    Delivery.objects.filter(pk__in=ids).exclude(state=State.SENDING).update(
+        state=State.PENDING,
+        next_attempt_at=now,
+        completed_at=None,
+        enqueued_at=now,
+        updated_at=now,
+    )
+    return ids

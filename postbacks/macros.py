@@ -1,0 +1,199 @@
+"""Postback URL templates and their macros (SPEC §4): pure functions, no Django.
+
+A template is an absolute http(s) URL with macros in braces, e.g.
+``https://track.example/pb?cid={clickId}&sum={amount}``. Rendering percent-encodes each value once,
+for its place in the URL (RFC 3986); the template's own text is sent as written.
+"""
+
+import difflib
+import re
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import quote, urlsplit
+
+from postbacks.tracker import positional
+
+NETWORK_MACROS: dict[str, str] = {
+    "transaction_id": "the network's transaction id of the sale",
+    "conversion_id": "the portal's id of the conversion",
+    "event": "the event code, e.g. signup or freereg",
+    "event_name": "the event's name, e.g. Sign-up",
+    "offer_id": "the offer's id on the network, e.g. 66013",
+    "offer_name": "the offer's name",
+    "offer_kind": "revshare or pps",
+    "affiliate_id": "your network id, e.g. 1234567",
+    "amount": "the amount earned, e.g. 25.00",
+    "currency": "the currency of the amount, e.g. EUR",
+    "timestamp": "when the event happened, in unix seconds",
+    "datetime": "when the event happened, ISO 8601 in UTC, e.g. 2025-01-31T12:00:00Z",
+}
+
+MAX_URL_LENGTH = 2048
+
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+# RFC 3986 pchar minus unreserved (which quote() never encodes): sub-delims, ':' and '@'.
+_PATH_SAFE = "!$&'()*+,;=:@"
+
+Place = Literal["path", "query", "fragment"]
+
+
+class TemplateError(ValueError):
+    """A template that cannot be used; ``str()`` names the problem for the person who wrote it."""
+
+
+@dataclass(frozen=True)
+class _Macro:
+    name: str
+    place: Place
+
+
+def _tracker_macro_names(tracker_params: Sequence[str]) -> list[str]:
+    """The params usable by name: fixed meanings (network, p1..pN) win over a param's name."""
+    taken = set(NETWORK_MACROS) | {f"p{index}" for index in range(1, len(tracker_params) + 1)}
+    return [name for name in tracker_params if _NAME.fullmatch(name) and name not in taken]
+
+
+def available_macros(tracker_params: Sequence[str]) -> dict[str, str]:
+    """Every macro a template may use, name -> one-line description.
+
+    A tracker param named like a network macro (or like ``p2``) keeps its fixed meaning; the
+    param's value is then reachable only by its position, ``{pN}``.
+    """
+    macros = dict(NETWORK_MACROS)
+    for name in _tracker_macro_names(tracker_params):
+        macros[name] = f"your tracker value {name!r}"
+    for index, name in enumerate(tracker_params, start=1):
+        macros[f"p{index}"] = f"your tracker value number {index} ({name!r})"
+    return macros
+
+
+def macro_values(
+    *, network: Mapping[str, str], tracker: Mapping[str, str], tracker_params: Sequence[str]
+) -> dict[str, str]:
+    """The values to render with, with the same precedence as available_macros."""
+    values = {name: tracker.get(name, "") for name in _tracker_macro_names(tracker_params)}
+    values.update(positional(tracker, tracker_params))
+    values.update({name: value for name, value in network.items() if name in NETWORK_MACROS})
+    return values
+
+
+def _check_shape(template: str) -> None:
+    if len(template) > MAX_URL_LENGTH:
+        raise TemplateError(
+            f"the URL is {len(template)} characters long; the limit is {MAX_URL_LENGTH}"
+        )
+    for index, char in enumerate(template, start=1):
+        if char.isspace() or ord(char) < 32 or ord(char) == 127:
+            raise TemplateError(
+                f"the URL contains a space or control character at character {index}; "
+                "remove it, or write a space as %20"
+            )
+    scheme, found, rest = template.partition("://")
+    if not found:
+        raise TemplateError(
+            "the URL must be absolute, starting with http:// or https:// and a fixed host"
+        )
+    if "{" in scheme or "}" in scheme:
+        raise TemplateError("a macro cannot be used in the scheme: write http:// or https://")
+    if scheme.lower() not in ("http", "https"):
+        raise TemplateError(f"the URL must start with http:// or https://, not {scheme}://")
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    if "{" in authority or "}" in authority:
+        raise TemplateError(
+            f"a macro cannot be used in the host ({authority}): the host must be written out"
+        )
+    try:
+        parts = urlsplit(f"{scheme}://{authority}")
+        host = parts.hostname
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
+    except ValueError as exc:
+        raise TemplateError(f"the host {authority!r} is not a valid host[:port]") from exc
+    if not host:
+        raise TemplateError("the URL has no host: write it as https://host.example/path")
+
+
+def _parse(template: str) -> list[str | _Macro]:
+    """Check the URL and its braces; return its literal text and macros, in order."""
+    _check_shape(template)
+    parts: list[str | _Macro] = []
+    place: Place = "path"
+    literal_start = index = 0
+    while index < len(template):
+        char = template[index]
+        if char == "}":
+            raise TemplateError(f"the '}}' at character {index + 1} has no opening '{{'")
+        if char == "{":
+            close = template.find("}", index + 1)
+            reopen = template.find("{", index + 1)
+            if close == -1 or -1 < reopen < close:
+                raise TemplateError(f"the '{{' at character {index + 1} is never closed by '}}'")
+            name = template[index + 1 : close]
+            if not name:
+                raise TemplateError(
+                    f"empty macro {{}} at character {index + 1}: put a macro name in the braces"
+                )
+            if not _NAME.fullmatch(name):
+                raise TemplateError(
+                    f"{{{name}}} is not a valid macro name: a name starts with a letter and "
+                    "holds only letters, digits and _"
+                )
+            parts += [template[literal_start:index], _Macro(name, place)]
+            index = literal_start = close + 1
+            continue
+        if char == "?" and place == "path":
+            place = "query"
+        elif char == "#":
+            place = "fragment"
+        index += 1
+    parts.append(template[literal_start:])
+    return parts
+
+
+def _check_names(parts: Sequence[str | _Macro], known: Collection[str]) -> None:
+    for part in parts:
+        if isinstance(part, _Macro) and part.name not in known:
+            hint = [name for name in known if name.lower() == part.name.lower()]
+            hint = hint or difflib.get_close_matches(part.name, list(known), n=1)
+            did_you_mean = f" (did you mean {{{hint[0]}}}?)" if hint else ""
+            listing = ", ".join(f"{{{name}}}" for name in known) or "none"
+            raise TemplateError(
+                f"unknown macro {{{part.name}}}{did_you_mean}; available: {listing}"
+            )
+
+
+def validate_template(template: str, tracker_params: Sequence[str]) -> None:
+    """Refuse, with a message naming the problem, a template that could not be sent."""
+    _check_names(_parse(template), available_macros(tracker_params))
+
+
+def _encode(value: str, place: Place) -> str:
+    # Lone surrogates (possible from JSON) are passed on as their bytes rather than dropped.
+    safe = _PATH_SAFE if place == "path" else ""
+    return quote(value, safe=safe, encoding="utf-8", errors="surrogatepass")
+
+
+def render_url(template: str, values: Mapping[str, str]) -> str:
+    """Substitute each macro with its value, percent-encoded once for its place in the URL.
+
+    In the path a value is one segment (``/`` is encoded); in the query and fragment everything
+    but ``A-Za-z0-9-._~`` is encoded, so ``&``, ``=``, ``+`` and ``%`` in a value stay data.
+    """
+    parts = _parse(template)
+    _check_names(parts, values.keys())
+    url = "".join(
+        part if isinstance(part, str) else _encode(values[part.name], part.place) for part in parts
+    )
+    if "{" in url or "}" in url:
+        raise TemplateError("the rendered URL still holds a brace; it is not sent")
+    return url
+
+
+def form_body(url: str) -> tuple[str, bytes]:
+    """Split a rendered URL for a POST endpoint: (URL without query and fragment, form body).
+
+    The body is the query exactly as rendered (already encoded, so nothing is encoded twice), to
+    be sent as ``application/x-www-form-urlencoded``.
+    """
+    base, _, query = url.split("#", 1)[0].partition("?")
+    return base, query.encode("utf-8")

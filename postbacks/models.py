@@ -1,0 +1,235 @@
+from django.core.validators import RegexValidator
+from django.db import models
+
+from postbacks.macros import TemplateError, validate_template
+
+
+class EventType(models.Model):
+    code = models.SlugField(max_length=32, unique=True, help_text="Fixed code, e.g. signup.")
+    name = models.CharField(max_length=100)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class PostbackEndpoint(models.Model):
+    class Method(models.TextChoices):
+        GET = "GET", "GET"
+        POST = "POST", "POST (query as form body)"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        TESTING = "testing", "Testing"
+        LIVE = "live", "Live"
+        DISABLED = "disabled", "Disabled"
+
+    affiliate = models.ForeignKey(
+        "affiliates.Affiliate", on_delete=models.CASCADE, related_name="endpoints"
+    )
+    offer = models.ForeignKey(
+        "offers.Offer",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="endpoints",
+        help_text="Leave empty to fire for every offer.",
+    )
+    event_types = models.ManyToManyField(EventType, related_name="endpoints")
+    url_template = models.CharField(
+        max_length=2048,
+        help_text="Absolute http(s) URL with macros in braces, e.g. "
+        "https://track.example/pb?cid={clickId}&tx={transaction_id}",
+    )
+    method = models.CharField(max_length=4, choices=Method.choices, default=Method.GET)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    disabled_reason = models.TextField(blank=True)
+    test_link = models.CharField(
+        max_length=2048,
+        blank=True,
+        help_text="An offer link with a filled-in tracker; test postbacks use its values.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["affiliate", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=["draft", "testing", "live", "disabled"]),
+                name="endpoint_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(method__in=["GET", "POST"]), name="endpoint_method_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["affiliate", "status"]), models.Index(fields=["status"])]
+
+    def __str__(self) -> str:
+        scope = (
+            f"offer {self.offer.network_offer_id}" if self.offer_id and self.offer else "all offers"
+        )
+        return f"#{self.pk} {self.method} for affiliate {self.affiliate.network_id}, {scope}"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if self.affiliate_id is None:
+            return
+        try:
+            validate_template(self.url_template, self.affiliate.tracker_params or [])
+        except TemplateError as exc:
+            raise ValidationError({"url_template": str(exc)}) from exc
+
+
+class Conversion(models.Model):
+    class Attribution(models.TextChoices):
+        ATTRIBUTED = "attributed", "Attributed"
+        UNATTRIBUTED = "unattributed", "Unattributed"
+
+    transaction_id = models.CharField(
+        max_length=128, validators=[RegexValidator(r"\S", "The transaction id cannot be blank.")]
+    )
+    event_type = models.ForeignKey(EventType, on_delete=models.PROTECT, related_name="conversions")
+    offer = models.ForeignKey("offers.Offer", on_delete=models.PROTECT, related_name="conversions")
+    affiliate = models.ForeignKey(
+        "affiliates.Affiliate",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="conversions",
+    )
+    tracker_raw = models.CharField(max_length=1024, blank=True)
+    tracker_values = models.JSONField(default=dict, blank=True)
+    amount = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    attribution = models.CharField(max_length=16, choices=Attribution.choices)
+    attribution_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["transaction_id", "event_type"], name="conversion_unique_transaction_event"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(attribution="unattributed") | models.Q(affiliate__isnull=False),
+                name="conversion_attributed_has_affiliate",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(transaction_id=""), name="conversion_transaction_id_not_empty"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["-received_at"]),
+            models.Index(fields=["affiliate", "-received_at"]),
+            models.Index(fields=["offer", "-received_at"]),
+            models.Index(fields=["event_type", "-received_at"]),
+            models.Index(
+                fields=["-received_at"],
+                condition=models.Q(attribution="unattributed"),
+                name="conversion_unattributed_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.transaction_id} / {self.event_type.code}"
+
+
+class Delivery(models.Model):
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed (retry scheduled)"
+        DEAD = "dead", "Dead"
+
+    conversion = models.ForeignKey(
+        Conversion, null=True, blank=True, on_delete=models.PROTECT, related_name="deliveries"
+    )
+    endpoint = models.ForeignKey(
+        PostbackEndpoint, on_delete=models.PROTECT, related_name="deliveries"
+    )
+    url = models.CharField(max_length=4096)
+    method = models.CharField(max_length=4, default="GET")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    is_test = models.BooleanField(default=False)
+    # Bookkeeping for the queue: when it was last handed to RQ, and who holds it until when.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    lease_token = models.UUIDField(null=True, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(state__in=["pending", "sending", "succeeded", "failed", "dead"]),
+                name="delivery_state_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(is_test=True) | models.Q(conversion__isnull=False),
+                name="delivery_real_has_conversion",
+            ),
+            models.UniqueConstraint(
+                fields=["conversion", "endpoint"],
+                condition=models.Q(is_test=False),
+                name="delivery_unique_conversion_endpoint",
+            ),
+        ]
+        indexes = [
+            # The sweep's query: due deliveries in the states a worker may claim.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(state__in=["pending", "failed"]),
+                name="delivery_due_idx",
+            ),
+            models.Index(
+                fields=["locked_until"],
+                condition=models.Q(state="sending"),
+                name="delivery_sending_idx",
+            ),
+            models.Index(fields=["state", "-created_at"]),
+            models.Index(fields=["endpoint", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Delivery #{self.pk} ({self.state}) to endpoint #{self.endpoint_id}"
+
+
+class DeliveryAttempt(models.Model):
+    class Trigger(models.TextChoices):
+        AUTO = "auto", "Automatic"
+        MANUAL = "manual", "Manual"
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField(default=0)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_excerpt = models.TextField(blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    trigger = models.CharField(max_length=8, choices=Trigger.choices, default=Trigger.AUTO)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["delivery", "number"], name="attempt_unique_number"),
+        ]
+        indexes = [models.Index(fields=["-started_at"])]
+
+    def __str__(self) -> str:
+        outcome = self.status_code if self.status_code is not None else (self.error or "no answer")
+        return f"Attempt {self.number} of delivery #{self.delivery_id}: {outcome}"

@@ -1,0 +1,109 @@
+"""Shared fixtures: the real Redis (its own database), and real local HTTP receivers."""
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import django_rq
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis(settings: Any) -> Iterator[None]:
+    """Each test starts with an empty queue (tests use their own Redis database)."""
+    connection = django_rq.get_connection("postbacks")
+    connection.flushdb()
+    yield
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    body: bytes
+    headers: dict[str, str]
+
+
+Reply = (
+    tuple[int, dict[str, str], bytes] | Callable[["Received"], tuple[int, dict[str, str], bytes]]
+)
+
+
+@dataclass
+class Receiver:
+    """A real HTTP server on 127.0.0.1 that records what it receives and answers from a script."""
+
+    server: ThreadingHTTPServer
+    received: list[Received] = field(default_factory=list)
+    replies: list[Reply] = field(default_factory=list)
+    default: Reply = (200, {}, b"OK")
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    arrived: threading.Condition = field(default_factory=threading.Condition)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def reply(self, request: Received) -> tuple[int, dict[str, str], bytes]:
+        with self.lock:
+            planned = self.replies.pop(0) if self.replies else self.default
+        return planned(request) if callable(planned) else planned
+
+    def record(self, request: Received) -> None:
+        with self.arrived:
+            self.received.append(request)
+            self.arrived.notify_all()
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
+        with self.arrived:
+            self.arrived.wait_for(lambda: len(self.received) >= count, timeout)
+            return list(self.received)
+
+
+def _handler(receiver_ref: list[Receiver]) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            request = Received(self.command, self.path, body, dict(self.headers.items()))
+            receiver = receiver_ref[0]
+            status, headers, payload = receiver.reply(request)
+            receiver.record(request)
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = _serve
+        do_POST = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    return Handler
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    ref: list[Receiver] = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(ref))
+    server.daemon_threads = True
+    rec = Receiver(server=server)
+    ref.append(rec)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield rec
+    server.shutdown()
+    server.server_close()
+
+
+def json_reply(status: int, payload: object) -> tuple[int, dict[str, str], bytes]:
+    return status, {"Content-Type": "application/json"}, json.dumps(payload).encode()
