@@ -21,7 +21,7 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 install: $(STAMP)
 
 run: $(STAMP)
-	@scripts/run.sh
+	@PORT=$(PORT) scripts/run.sh
 
 web: $(STAMP)
 	$(BIN)/gunicorn config.wsgi --bind 0.0.0.0:$(PORT) --workers $${WEB_CONCURRENCY:-2} --access-logfile - --graceful-timeout 20

@@ -1,5 +1,6 @@
 """Shared fixtures: the real Redis (its own database), and real local HTTP receivers."""
 
+import importlib
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -9,6 +10,20 @@ from typing import Any
 
 import django_rq
 import pytest
+
+
+@pytest.fixture(autouse=True)
+def _event_types(request: pytest.FixtureRequest) -> None:
+    """Transactional tests flush the database after each test, data migration included: put the
+    four event types of SPEC §1 back, as `migrate` leaves them."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or not marker.kwargs.get("transaction"):
+        return
+    request.getfixturevalue("transactional_db")
+    from django.apps import apps
+
+    migration = importlib.import_module("postbacks.migrations.0002_event_types")
+    migration.create_event_types(apps, None)
 
 
 @pytest.fixture(autouse=True)

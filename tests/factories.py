@@ -56,6 +56,7 @@ def event_type(code: str) -> EventType:
 class PostbackEndpointFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = PostbackEndpoint
+        skip_postgeneration_save = True
 
     affiliate = factory.SubFactory(AffiliateFactory)
     url_template = "https://track.example/pb?cid={clickId}&tx={transaction_id}"

@@ -84,6 +84,8 @@ class DeliveryEngine:
         self._loop_thread.start()
         self._writer.start()
         self._ready.wait()
+        if self._session is None:
+            raise RuntimeError("the postback engine could not open its HTTP session")
         return self
 
     def close(self, timeout: float | None = None) -> None:
@@ -149,10 +151,15 @@ class DeliveryEngine:
     # -- threads ------------------------------------------------------------------------------
     def _run_loop(self) -> None:
         asyncio.set_event_loop(self._loop)
-        self._session = open_session(self._config)
-        self._ready.set()
+        try:
+            self._session = self._loop.run_until_complete(self._open_session())
+        finally:
+            self._ready.set()
         self._loop.run_forever()
         self._loop.close()
+
+    async def _open_session(self) -> aiohttp.ClientSession:
+        return open_session(self._config)
 
     def _run_writer(self) -> None:
         stopping = False

@@ -16,6 +16,7 @@ from uuid import UUID
 
 import aiohttp
 from django.conf import settings
+from yarl import URL
 
 from postbacks.delivery.guard import AddressGuard, AddressRefused
 from postbacks.macros import form_body
@@ -145,13 +146,14 @@ async def send_one(session: aiohttp.ClientSession, outgoing: Outgoing) -> Outcom
         if outgoing.method == "POST":
             url, body = form_body(outgoing.url)
             request = session.post(
-                url,
+                URL(url, encoded=True),
                 data=body,
                 headers={"Content-Type": "application/x-www-form-urlencoded"},
                 allow_redirects=False,
             )
         else:
-            request = session.get(outgoing.url, allow_redirects=False)
+            # The URL was rendered with every value encoded once; send it as it is.
+            request = session.get(URL(outgoing.url, encoded=True), allow_redirects=False)
         async with request as response:
             excerpt, complete = await _read_excerpt(response)
             if not complete:

@@ -1,0 +1,52 @@
+"""Admin forms for postback endpoints: templates are checked as the API and setup form do."""
+
+from django import forms
+
+from postbacks.macros import TemplateError, validate_template
+from postbacks.models import PostbackEndpoint
+
+
+class PostbackEndpointAdminForm(forms.ModelForm):
+    """The template is validated by PostbackEndpoint.clean against the affiliate's params."""
+
+    class Meta:
+        model = PostbackEndpoint
+        fields = (
+            "affiliate",
+            "offer",
+            "event_types",
+            "url_template",
+            "method",
+            "status",
+            "disabled_reason",
+            "test_link",
+        )
+        widgets = {
+            "url_template": forms.TextInput(attrs={"size": 90}),
+            "test_link": forms.TextInput(attrs={"size": 90}),
+        }
+
+
+class PostbackEndpointInlineFormSet(forms.BaseInlineFormSet):
+    """Endpoints added on a new affiliate's page, checked against the params saved with it.
+
+    On an existing affiliate each endpoint's clean already sees the affiliate being saved (the
+    inline form holds the parent object, updated in place), so a param renamed together with its
+    endpoints is accepted, and one still in use cannot be removed.
+    """
+
+    def clean(self) -> None:
+        super().clean()
+        if self.instance.pk is not None:
+            return
+        # A new affiliate has no id yet, so PostbackEndpoint.clean skips the template check.
+        params = self.instance.tracker_params or []
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", {})
+            template = data.get("url_template")
+            if not template or data.get("DELETE") or "url_template" in form.errors:
+                continue
+            try:
+                validate_template(template, params)
+            except TemplateError as exc:
+                form.add_error("url_template", str(exc))

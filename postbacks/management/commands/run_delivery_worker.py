@@ -1,0 +1,35 @@
+"""`make worker`: deliver postbacks (RQ queue "postbacks") and run the periodic sweep."""
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from postbacks.delivery.queue import QUEUE_NAME, get_queue
+from postbacks.delivery.worker import DeliveryWorker
+
+
+class Command(BaseCommand):
+    help = (
+        "Run a postback delivery worker in the foreground: an RQ worker on the 'postbacks' queue "
+        "that keeps many postbacks in flight, plus the sweep that re-queues due deliveries. "
+        "SIGTERM or Ctrl-C finishes the postbacks in flight, then stops."
+    )
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--burst", action="store_true", help="Stop when the queue is empty.")
+        parser.add_argument("--name", default=None, help="Worker name shown in the RQ dashboard.")
+        parser.add_argument(
+            "--no-sweep", action="store_true", help="Do not run the sweep in this process."
+        )
+        parser.add_argument("--max-jobs", type=int, default=None)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        queue = get_queue()
+        worker = DeliveryWorker(
+            [queue],
+            connection=queue.connection,
+            name=options["name"],
+            sweep=not options["no_sweep"],
+        )
+        self.stdout.write(f"delivery worker {worker.name} on queue {QUEUE_NAME!r}")
+        worker.work(burst=options["burst"], max_jobs=options["max_jobs"], logging_level="INFO")
