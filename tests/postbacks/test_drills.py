@@ -1,0 +1,184 @@
+"""Crash and outage drills with real processes: a worker killed mid-batch, Redis gone (SPEC §6)."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import django_rq.settings
+import pytest
+from django.conf import settings as django_settings
+from django.db import connection
+
+from postbacks.models import Delivery
+from postbacks.services import conversion_ingest
+from tests.factories import AffiliateFactory, OfferFactory, PostbackEndpointFactory
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+State = Delivery.State
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def worker_env(redis_url: str, **extra: str) -> dict[str, str]:
+    db = connection.settings_dict
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings.test",
+        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        REDIS_URL=redis_url,
+        **extra,
+    )
+    return env
+
+
+def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(  # noqa: S603
+        [sys.executable, "manage.py", "run_delivery_worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def wait_until(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _ingest(affiliate, offer, count: int) -> None:
+    for n in range(count):
+        conversion_ingest(
+            transaction_id=f"tx-{n}",
+            event="signup",
+            offer_id=offer.network_offer_id,
+            affiliate_id=affiliate.network_id,
+        )
+
+
+def _all_succeeded() -> bool:
+    return not Delivery.objects.exclude(state=State.SUCCEEDED).exists()
+
+
+def test_worker_killed_mid_batch_loses_nothing(receiver):
+    def slow(_request):
+        time.sleep(0.3)
+        return 200, {}, b"OK"
+
+    receiver.default = slow
+    affiliate, offer = AffiliateFactory(), OfferFactory()
+    PostbackEndpointFactory(
+        affiliate=affiliate, url_template=receiver.base_url + "/pb?tx={transaction_id}"
+    )
+    _ingest(affiliate, offer, 60)
+    env = worker_env(django_settings.RQ_QUEUES["postbacks"]["URL"], POSTBACK_LEASE_SECONDS="2")
+    first = start_worker(env)
+    try:
+        wait_until(lambda: len(receiver.received) >= 5, 20, "the first postbacks")
+    finally:
+        first.kill()
+        first.wait()
+    assert Delivery.objects.filter(state=State.SENDING).exists(), "kill came too late to test"
+    second = start_worker(env)
+    try:
+        wait_until(_all_succeeded, 60, "every delivery to succeed after the restart")
+    finally:
+        stop(second)
+    assert not Delivery.objects.filter(state=State.SENDING).exists()
+    delivered = {r.path for r in receiver.received}
+    assert delivered == {f"/pb?tx=tx-{n}" for n in range(60)}
+
+
+@pytest.fixture
+def private_redis() -> Iterator[dict[str, object]]:
+    """A redis-server of this test's own, which the test may stop and start again."""
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="redis-drill-")
+    command = [
+        "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        workdir,
+    ]
+    state: dict[str, object] = {"url": f"redis://127.0.0.1:{port}/0"}
+
+    def start() -> None:
+        state["process"] = subprocess.Popen(command, stdout=subprocess.DEVNULL)  # noqa: S603
+        wait_until(lambda: _answers(port), 10, "the private redis-server")
+
+    def halt() -> None:
+        process = state["process"]
+        assert isinstance(process, subprocess.Popen)
+        process.terminate()
+        process.wait(10)
+
+    state["start"], state["stop"] = start, halt
+    queues = django_rq.settings.QUEUES
+    saved = {name: dict(config) for name, config in queues.items()}
+    for config in queues.values():
+        config["URL"] = state["url"]
+    start()
+    yield state
+    halt()
+    for name, config in saved.items():
+        queues[name].clear()
+        queues[name].update(config)
+
+
+def _answers(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
+
+
+def test_redis_outage_delays_postbacks_but_loses_none(receiver, private_redis):
+    affiliate, offer = AffiliateFactory(), OfferFactory()
+    PostbackEndpointFactory(
+        affiliate=affiliate, url_template=receiver.base_url + "/pb?tx={transaction_id}"
+    )
+    private_redis["stop"]()
+    _ingest(affiliate, offer, 20)
+    assert Delivery.objects.filter(state=State.PENDING, enqueued_at__isnull=True).count() == 20
+    private_redis["start"]()
+    worker = start_worker(worker_env(str(private_redis["url"])))
+    try:
+        wait_until(_all_succeeded, 30, "every delivery after Redis came back")
+    finally:
+        stop(worker)
+    paths = sorted(r.path for r in receiver.received)
+    assert paths == sorted(f"/pb?tx=tx-{n}" for n in range(20))
