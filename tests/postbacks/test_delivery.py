@@ -1,4 +1,4 @@
-"""Delivery end to end: ingest -> RQ -> DeliveryWorker -> a real local HTTP receiver (SPEC §4, §6)."""
+"""Delivery end to end: ingest, RQ, DeliveryWorker, a real local HTTP receiver (SPEC §4, §6)."""
 
 import time
 from decimal import Decimal
@@ -108,7 +108,7 @@ HOSTILE = "a&b=c d+e%f/g#h?i ü€😀"
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_values_are_encoded_once_for_their_place(receiver, method):
-    affiliate, _ = _setup(
+    _setup(
         receiver,
         "/pb/{clickId}?cid={clickId}&tx={transaction_id}&fixed=1",
         method=method,

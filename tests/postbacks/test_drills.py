@@ -44,7 +44,7 @@ def worker_env(redis_url: str, **extra: str) -> dict[str, str]:
 
 
 def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(  # noqa: S603
+    return subprocess.Popen(
         [sys.executable, "manage.py", "run_delivery_worker"],
         cwd=ROOT,
         env=env,
@@ -136,7 +136,7 @@ def private_redis() -> Iterator[dict[str, object]]:
     state: dict[str, object] = {"url": f"redis://127.0.0.1:{port}/0"}
 
     def start() -> None:
-        state["process"] = subprocess.Popen(command, stdout=subprocess.DEVNULL)  # noqa: S603
+        state["process"] = subprocess.Popen(command, stdout=subprocess.DEVNULL)
         wait_until(lambda: _answers(port), 10, "the private redis-server")
 
     def halt() -> None:

@@ -1,0 +1,415 @@
+"""The admin account managers live in: every page renders, records stay read-only, replay queues,
+hostile receiver text is escaped, big tables are not counted (SPEC §2, §4, §6)."""
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.db.models import Model
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from postbacks.admin import EstimatedCountPaginator
+from postbacks.delivery.queue import get_queue
+from postbacks.models import Conversion, Delivery, EventType, PostbackEndpoint
+from tests.factories import (
+    AffiliateFactory,
+    ConversionFactory,
+    DeliveryAttemptFactory,
+    DeliveryFactory,
+    OfferFactory,
+    PostbackEndpointFactory,
+    SetupRequestFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+State = Delivery.State
+
+
+def admin_url(obj_or_model: Any, view: str, *args: Any) -> str:
+    opts = obj_or_model._meta
+    return reverse(f"admin:{opts.app_label}_{opts.model_name}_{view}", args=args)
+
+
+# Each model, how to make one, a search term that finds it, and whether the admin may add it.
+MODELS: dict[str, tuple[Callable[[], Model], Callable[[Any], str], bool]] = {
+    "affiliate": (lambda: AffiliateFactory.create(), lambda o: str(o.network_id), True),
+    "setuprequest": (lambda: SetupRequestFactory.create(), lambda o: o.contact_email, False),
+    "offer": (lambda: OfferFactory.create(), lambda o: str(o.network_offer_id), True),
+    "eventtype": (lambda: EventType.objects.get(code="signup"), lambda o: o.code, True),
+    "postbackendpoint": (
+        lambda: PostbackEndpointFactory.create(),
+        lambda o: str(o.affiliate.network_id),
+        True,
+    ),
+    "conversion": (lambda: ConversionFactory.create(), lambda o: o.transaction_id, False),
+    "delivery": (lambda: DeliveryFactory.create(), lambda o: o.conversion.transaction_id, False),
+    "deliveryattempt": (
+        lambda: DeliveryAttemptFactory.create(),
+        lambda o: str(o.delivery_id),
+        False,
+    ),
+}
+
+
+@pytest.fixture(params=sorted(MODELS))
+def record(request: pytest.FixtureRequest) -> tuple[Model, str, bool]:
+    make, term, can_add = MODELS[request.param]
+    obj = make()
+    return obj, term(obj), can_add
+
+
+def test_changelist_lists_the_object(admin_client, record):
+    obj, _term, _can_add = record
+    response = admin_client.get(admin_url(obj, "changelist"))
+    assert response.status_code == 200
+    assert admin_url(obj, "change", obj.pk) in response.content.decode()
+
+
+def test_changelist_search_finds_the_object(admin_client, record):
+    obj, term, _can_add = record
+    response = admin_client.get(admin_url(obj, "changelist"), {"q": term})
+    assert response.status_code == 200
+    assert admin_url(obj, "change", obj.pk) in response.content.decode()
+
+
+def test_changelist_search_without_match_is_empty_not_an_error(admin_client, record):
+    obj, _term, _can_add = record
+    response = admin_client.get(admin_url(obj, "changelist"), {"q": "no-such-thing 99"})
+    assert response.status_code == 200
+    assert admin_url(obj, "change", obj.pk) not in response.content.decode()
+
+
+def test_add_page_renders_or_is_refused_for_records(admin_client, record):
+    obj, _term, can_add = record
+    response = admin_client.get(admin_url(obj, "add"))
+    assert response.status_code == (200 if can_add else 403)
+
+
+def test_change_page_renders(admin_client, record):
+    obj, _term, _can_add = record
+    response = admin_client.get(admin_url(obj, "change", obj.pk))
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("model", [Conversion, Delivery])
+def test_records_are_view_only(admin_client, model):
+    obj = ConversionFactory.create() if model is Conversion else DeliveryFactory.create()
+    response = admin_client.get(admin_url(obj, "change", obj.pk))
+    assert response.status_code == 200
+    assert 'name="_save"' not in response.content.decode()
+    before = model.objects.get(pk=obj.pk).__dict__.get("transaction_id")
+    posted = admin_client.post(admin_url(obj, "change", obj.pk), {"transaction_id": "forged"})
+    assert posted.status_code == 403
+    assert model.objects.get(pk=obj.pk).__dict__.get("transaction_id") == before
+
+
+def test_conversions_cannot_be_deleted(admin_client):
+    conversion = ConversionFactory.create()
+    response = admin_client.post(admin_url(conversion, "delete", conversion.pk), {"post": "yes"})
+    assert response.status_code == 403
+    assert Conversion.objects.filter(pk=conversion.pk).exists()
+
+
+def test_fixed_event_codes_cannot_be_deleted(admin_client):
+    signup = EventType.objects.get(code="signup")
+    response = admin_client.post(admin_url(signup, "delete", signup.pk), {"post": "yes"})
+    assert response.status_code == 403
+    assert EventType.objects.filter(code="signup").exists()
+
+
+# ------------------------------------------------------------------------------
+# Endpoints: template validation, available macros, sample URL
+# ------------------------------------------------------------------------------
+def endpoint_form(affiliate, **overrides: Any) -> dict[str, Any]:
+    data = {
+        "affiliate": affiliate.pk,
+        "offer": "",
+        "event_types": [EventType.objects.get(code="signup").pk],
+        "url_template": "https://track.example/pb?cid={clickId}&tx={transaction_id}",
+        "method": "GET",
+        "status": "draft",
+        "disabled_reason": "",
+        "test_link": "",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_endpoint_add_form_creates_a_valid_endpoint(admin_client):
+    affiliate = AffiliateFactory.create(tracker_params=["affid", "clickId"])
+    response = admin_client.post(admin_url(PostbackEndpoint, "add"), endpoint_form(affiliate))
+    assert response.status_code == 302
+    endpoint = PostbackEndpoint.objects.get(affiliate=affiliate)
+    assert endpoint.url_template == "https://track.example/pb?cid={clickId}&tx={transaction_id}"
+    assert list(endpoint.event_types.values_list("code", flat=True)) == ["signup"]
+
+
+def test_endpoint_add_form_refuses_an_unknown_macro_naming_it(admin_client):
+    affiliate = AffiliateFactory.create(tracker_params=["affid", "clickId"])
+    data = endpoint_form(affiliate, url_template="https://track.example/pb?c={clickid}&x={bogus}")
+    response = admin_client.post(admin_url(PostbackEndpoint, "add"), data)
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors["url_template"]
+    assert "unknown macro {clickid}" in errors[0]
+    assert "did you mean {clickId}" in errors[0]
+    assert not PostbackEndpoint.objects.exists()
+
+
+def test_endpoint_add_form_refuses_a_relative_url(admin_client):
+    affiliate = AffiliateFactory.create()
+    response = admin_client.post(
+        admin_url(PostbackEndpoint, "add"), endpoint_form(affiliate, url_template="/pb?x=1")
+    )
+    assert response.status_code == 200
+    assert "absolute" in response.context["adminform"].form.errors["url_template"][0]
+
+
+def test_endpoint_page_lists_the_affiliates_macros_escaped(admin_client):
+    affiliate = AffiliateFactory.create(tracker_params=["affid", "clickId"])
+    endpoint = PostbackEndpointFactory.create(affiliate=affiliate)
+    body = admin_client.get(admin_url(endpoint, "change", endpoint.pk)).content.decode()
+    assert "<code>{clickId}</code>" in body
+    assert "<code>{p2}</code>" in body
+    assert "<code>{transaction_id}</code>" in body
+    assert "your tracker value number 2 (&#x27;clickId&#x27;)" in body
+
+
+def test_endpoint_page_shows_the_url_rendered_from_its_test_link(admin_client):
+    affiliate = AffiliateFactory.create(
+        network_id=1234567, tracker_params=["affid", "TransID", "clickId"]
+    )
+    endpoint = PostbackEndpointFactory.create(
+        affiliate=affiliate,
+        url_template="https://track.example/pb?cid={clickId}&tx={transaction_id}&a={affiliate_id}",
+        test_link="https://offers.example/go?id=66013;tracker=trID_1234567_aff9-tx77-c0ffee_trID",
+    )
+    body = admin_client.get(admin_url(endpoint, "change", endpoint.pk)).content.decode()
+    assert (
+        "<code>https://track.example/pb?cid=c0ffee&amp;tx=SAMPLE-TX-1&amp;a=1234567</code>" in body
+    )
+    assert "tracker values from the test link" in body
+
+
+def test_endpoint_page_explains_a_test_link_without_tracker_instead_of_failing(admin_client):
+    endpoint = PostbackEndpointFactory.create(test_link="https://offers.example/go?id=66013")
+    response = admin_client.get(admin_url(endpoint, "change", endpoint.pk))
+    assert response.status_code == 200
+    assert "Cannot render a sample: the test link holds no tracker" in response.content.decode()
+
+
+def test_endpoint_page_explains_a_stored_template_that_no_longer_renders(admin_client):
+    endpoint = PostbackEndpointFactory.create(url_template="https://track.example/pb?x={gone}")
+    response = admin_client.get(admin_url(endpoint, "change", endpoint.pk))
+    assert response.status_code == 200
+    assert "Cannot render a sample: unknown macro {gone}" in response.content.decode()
+
+
+# ------------------------------------------------------------------------------
+# Conversion and delivery records
+# ------------------------------------------------------------------------------
+def test_conversion_page_shows_tracker_values_error_and_deliveries(admin_client):
+    affiliate = AffiliateFactory.create(tracker_params=["affid", "clickId"])
+    conversion = ConversionFactory.create(
+        affiliate=affiliate,
+        tracker_raw="trID_aff9-c0ffee_trID",
+        tracker_values={"affid": "aff9", "clickId": "<b>c0ffee</b>"},
+    )
+    delivery = DeliveryFactory.create(conversion=conversion, state=State.DEAD, last_status_code=404)
+    unattributed = ConversionFactory.create(
+        affiliate=None,
+        attribution=Conversion.Attribution.UNATTRIBUTED,
+        attribution_error="unknown affiliate 999",
+    )
+
+    body = admin_client.get(admin_url(conversion, "change", conversion.pk)).content.decode()
+    assert "<th>clickId</th><td><code>&lt;b&gt;c0ffee&lt;/b&gt;</code></td>" in body
+    assert admin_url(delivery, "change", delivery.pk) in body
+    assert "404" in body
+    other = admin_client.get(admin_url(unattributed, "change", unattributed.pk)).content.decode()
+    assert "unknown affiliate 999" in other
+
+
+def test_delivery_page_shows_attempts_with_the_receivers_answer_escaped(admin_client):
+    delivery = DeliveryFactory.create(state=State.FAILED, attempts=1)
+    DeliveryAttemptFactory.create(
+        delivery=delivery,
+        status_code=500,
+        duration_ms=321,
+        error="receiver answered 500",
+        response_excerpt="<script>alert('pwned')</script>",
+    )
+    body = admin_client.get(admin_url(delivery, "change", delivery.pk)).content.decode()
+    assert "<script>alert(" not in body
+    assert "&lt;script&gt;alert(&#x27;pwned&#x27;)&lt;/script&gt;" in body
+    assert "321 ms" in body
+    assert "receiver answered 500" in body
+
+
+def test_attempt_page_escapes_the_receivers_answer(admin_client):
+    attempt = DeliveryAttemptFactory.create(response_excerpt='<img src=x onerror="alert(1)">')
+    body = admin_client.get(admin_url(attempt, "change", attempt.pk)).content.decode()
+    assert "<img src=x" not in body
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in body
+
+
+def test_replay_action_queues_selected_deliveries(admin_client):
+    past = timezone.now() - timedelta(days=1)
+    dead = DeliveryFactory.create(
+        state=State.DEAD, attempts=8, next_attempt_at=None, completed_at=past
+    )
+    failed = DeliveryFactory.create(
+        state=State.FAILED, attempts=2, next_attempt_at=past + timedelta(2)
+    )
+    untouched = DeliveryFactory.create(state=State.SUCCEEDED, completed_at=past)
+
+    response = admin_client.post(
+        admin_url(Delivery, "changelist"),
+        {"action": "replay_selected", "_selected_action": [dead.pk, failed.pk]},
+        follow=True,
+    )
+
+    assert "2 deliveries queued for replay." in response.content.decode()
+    for delivery in (dead, failed):
+        delivery.refresh_from_db()
+        assert delivery.state == State.PENDING
+        assert delivery.next_attempt_at <= timezone.now()
+        assert delivery.completed_at is None
+    untouched.refresh_from_db()
+    assert untouched.state == State.SUCCEEDED
+    assert get_queue().count == 1
+    (job,) = get_queue().get_jobs()
+    assert sorted(job.args[0]) == sorted([dead.pk, failed.pk])
+    assert job.args[1] == "manual"
+
+
+def test_replay_action_leaves_a_delivery_a_worker_is_sending(admin_client):
+    sending = DeliveryFactory.create(state=State.SENDING)
+    response = admin_client.post(
+        admin_url(Delivery, "changelist"),
+        {"action": "replay_selected", "_selected_action": [sending.pk]},
+        follow=True,
+    )
+    body = response.content.decode()
+    assert "0 deliveries queued for replay. 1 skipped" in body
+    sending.refresh_from_db()
+    assert sending.state == State.SENDING
+    assert get_queue().count == 0
+
+
+def test_conversion_replay_action_replays_only_failed_and_dead_deliveries(admin_client):
+    conversion = ConversionFactory.create()
+    failed = DeliveryFactory.create(conversion=conversion, state=State.FAILED)
+    dead = DeliveryFactory.create(conversion=conversion, state=State.DEAD)
+    succeeded = DeliveryFactory.create(conversion=conversion, state=State.SUCCEEDED)
+
+    response = admin_client.post(
+        admin_url(Conversion, "changelist"),
+        {"action": "replay_failed_deliveries", "_selected_action": [conversion.pk]},
+        follow=True,
+    )
+
+    assert "2 deliveries queued for replay." in response.content.decode()
+    states = dict(Delivery.objects.values_list("pk", "state"))
+    assert states == {failed.pk: State.PENDING, dead.pk: State.PENDING, succeeded.pk: "succeeded"}
+    assert get_queue().count == 1
+
+
+def test_conversion_replay_action_says_when_there_is_nothing_to_replay(admin_client):
+    conversion = ConversionFactory.create()
+    DeliveryFactory.create(conversion=conversion, state=State.SUCCEEDED)
+    response = admin_client.post(
+        admin_url(Conversion, "changelist"),
+        {"action": "replay_failed_deliveries", "_selected_action": [conversion.pk]},
+        follow=True,
+    )
+    assert "No deliveries to replay." in response.content.decode()
+    assert get_queue().count == 0
+
+
+# ------------------------------------------------------------------------------
+# Big tables
+# ------------------------------------------------------------------------------
+TABLE = "postbacks_conversion"
+
+
+def _count_queries(captured: CaptureQueriesContext) -> list[str]:
+    return [q["sql"] for q in captured.captured_queries if "COUNT(" in q["sql"].upper()]
+
+
+def test_unfiltered_big_table_is_estimated_not_counted(monkeypatch):
+    ConversionFactory.create_batch(3)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {TABLE}")
+        cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = %s", [TABLE])
+        (estimate,) = cursor.fetchone()
+    assert estimate == 3
+    monkeypatch.setattr(EstimatedCountPaginator, "exact_below", 0)
+    paginator = EstimatedCountPaginator(Conversion.objects.order_by("-received_at"), 100)
+    with CaptureQueriesContext(connection) as captured:
+        assert paginator.count == estimate
+    assert _count_queries(captured) == []
+
+
+def test_filtered_list_is_counted_exactly(monkeypatch):
+    ConversionFactory.create_batch(3)
+    ConversionFactory.create(affiliate=None, attribution=Conversion.Attribution.UNATTRIBUTED)
+    monkeypatch.setattr(EstimatedCountPaginator, "exact_below", 0)
+    queryset = Conversion.objects.filter(attribution="unattributed")
+    assert EstimatedCountPaginator(queryset, 100).count == 1
+
+
+def test_small_table_is_counted_exactly():
+    ConversionFactory.create_batch(2)
+    assert EstimatedCountPaginator(Conversion.objects.all(), 100).count == 2
+
+
+@pytest.mark.parametrize("model", ["conversion", "delivery", "deliveryattempt"])
+def test_big_table_changelists_do_not_count_the_table(admin_client, monkeypatch, model):
+    DeliveryAttemptFactory.create()
+    monkeypatch.setattr(EstimatedCountPaginator, "exact_below", 0)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE postbacks_{model}")
+    with CaptureQueriesContext(connection) as captured:
+        response = admin_client.get(reverse(f"admin:postbacks_{model}_changelist"))
+    assert response.status_code == 200
+    assert _count_queries(captured) == []
+
+
+def test_conversion_changelist_avoids_a_query_per_row(admin_client):
+    ConversionFactory.create_batch(3)
+    with CaptureQueriesContext(connection) as few:
+        admin_client.get(admin_url(Conversion, "changelist"))
+    ConversionFactory.create_batch(10)
+    with CaptureQueriesContext(connection) as many:
+        admin_client.get(admin_url(Conversion, "changelist"))
+    assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_delivery_changelist_avoids_a_query_per_row(admin_client):
+    DeliveryFactory.create_batch(2)
+    with CaptureQueriesContext(connection) as few:
+        admin_client.get(admin_url(Delivery, "changelist"))
+    DeliveryFactory.create_batch(8)
+    with CaptureQueriesContext(connection) as many:
+        admin_client.get(admin_url(Delivery, "changelist"))
+    assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_delivery_search_finds_by_affiliate_network_id_and_endpoint_url(admin_client):
+    affiliate = AffiliateFactory.create(network_id=7654321)
+    endpoint = PostbackEndpointFactory.create(
+        affiliate=affiliate, url_template="https://special-tracker.example/pb?tx={transaction_id}"
+    )
+    mine = DeliveryFactory.create(
+        conversion=ConversionFactory.create(affiliate=affiliate), endpoint=endpoint
+    )
+    other = DeliveryFactory.create()
+    for term in ("7654321", "special-tracker"):
+        body = admin_client.get(admin_url(Delivery, "changelist"), {"q": term}).content.decode()
+        assert admin_url(mine, "change", mine.pk) in body
+        assert admin_url(other, "change", other.pk) not in body

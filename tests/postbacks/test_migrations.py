@@ -1,0 +1,35 @@
+"""The data migration: the event codes of SPEC §1 exist, active, after `migrate`."""
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from postbacks.models import EventType
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_four_event_codes_exist_and_are_active_after_migrate():
+    events = dict(EventType.objects.values_list("code", "is_active"))
+    assert {code: events.get(code) for code in ("freereg", "trial", "signup", "rebill")} == {
+        "freereg": True,
+        "trial": True,
+        "signup": True,
+        "rebill": True,
+    }
+
+
+def test_the_event_codes_have_readable_names():
+    names = dict(EventType.objects.values_list("code", "name"))
+    assert all(names[code].strip() for code in ("freereg", "trial", "signup", "rebill"))
+
+
+def test_the_event_codes_come_back_when_the_migration_is_reapplied():
+    """Unapplied and applied again inside the test's transaction, which rolls it all back."""
+    executor = MigrationExecutor(connection)
+    executor.migrate([("postbacks", "0001_initial")])
+    assert not EventType.objects.filter(code__in=["freereg", "trial", "signup", "rebill"]).exists()
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    codes = set(EventType.objects.filter(is_active=True).values_list("code", flat=True))
+    assert {"freereg", "trial", "signup", "rebill"} <= codes
