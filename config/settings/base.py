@@ -163,6 +163,8 @@ POSTBACK_RETRY_JITTER = env.float("POSTBACK_RETRY_JITTER", default=0.1)
 # Postbacks in flight at once per worker process, and per receiver host.
 POSTBACK_MAX_IN_FLIGHT = env.int("POSTBACK_MAX_IN_FLIGHT", default=512)
 POSTBACK_MAX_PER_HOST = env.int("POSTBACK_MAX_PER_HOST", default=32)
+# How long a delivery may wait for a busy receiver before it goes back to the database.
+POSTBACK_HOST_WAIT = env.float("POSTBACK_HOST_WAIT", default=5.0)
 # How often the sweep re-queues due deliveries, and when a claimed delivery counts as abandoned.
 POSTBACK_SWEEP_INTERVAL = env.float("POSTBACK_SWEEP_INTERVAL", default=5.0)
 POSTBACK_LEASE_SECONDS = env.int("POSTBACK_LEASE_SECONDS", default=60)

@@ -5,8 +5,8 @@ while earlier postbacks are still on the wire. Inside the engine:
 
 - one asyncio loop (its own thread) sends through the shared sender, at most `max_in_flight`
   at once and at most `max_per_host` per receiver, so a slow or dead receiver holds its own
-  slots and nobody else's; deliveries for a host that is saturated go back to the database to
-  be picked up again shortly, without an attempt being counted;
+  slots and nobody else's; a delivery that waited `host_wait` seconds for a slot of a saturated
+  receiver goes back to the database, to be picked up again shortly, without an attempt;
 - one writer thread logs outcomes in batches (one transaction per batch);
 - `submit` blocks when the engine is full, which is the back-pressure on the RQ job loop.
 
@@ -52,23 +52,28 @@ class DeliveryEngine:
         release: ReleaseOutgoing,
         max_in_flight: int,
         max_per_host: int,
+        max_held: int = 10_000,
+        host_wait: float = 5.0,
         batch_size: int = 500,
         batch_wait: float = 0.05,
     ) -> None:
         self._config = config
         self._record = record
         self._release = release
+        self._max_in_flight = max_in_flight
         self._max_per_host = max_per_host
-        self._backlog_per_host = max_per_host * 2
+        self._host_wait = host_wait
         self._batch_size = batch_size
         self._batch_wait = batch_wait
-        self._capacity = threading.BoundedSemaphore(max_in_flight)
+        # Everything the engine holds (sending or waiting for a receiver's slot) counts here.
+        self._capacity = threading.BoundedSemaphore(max_held)
         self._idle = threading.Condition()
         self._in_flight = 0
         self._results: queue.Queue[object] = queue.Queue()
         self._loop = asyncio.new_event_loop()
-        self._host_waiting: dict[str, int] = defaultdict(int)
+        self._host_users: dict[str, int] = defaultdict(int)
         self._host_slots: dict[str, asyncio.Semaphore] = {}
+        self._active: asyncio.Semaphore | None = None
         self._session: aiohttp.ClientSession | None = None
         self._ready = threading.Event()
         self._loop_thread = threading.Thread(
@@ -116,29 +121,32 @@ class DeliveryEngine:
 
     def _dispatch(self, item: Outgoing) -> None:
         key = host_key(item.url)
-        if self._host_waiting[key] >= self._max_per_host + self._backlog_per_host:
-            self._results.put(("release", item))
-            self._done()
-            return
-        self._host_waiting[key] += 1
+        self._host_users[key] += 1
+        if key not in self._host_slots:
+            self._host_slots[key] = asyncio.Semaphore(self._max_per_host)
         self._loop.create_task(self._send(key, item))
 
     async def _send(self, key: str, item: Outgoing) -> None:
-        slot = self._host_slots.get(key)
-        if slot is None:
-            slot = self._host_slots[key] = asyncio.Semaphore(self._max_per_host)
+        slot = self._host_slots[key]
+        assert self._session is not None and self._active is not None
         try:
-            async with slot:
-                assert self._session is not None
-                outcome = await send_one(self._session, item)
+            try:
+                await asyncio.wait_for(slot.acquire(), self._host_wait)
+            except TimeoutError:
+                self._results.put(("release", item))
+                return
+            try:
+                async with self._active:
+                    outcome = await send_one(self._session, item)
+            finally:
+                slot.release()
             self._results.put(outcome)
             self.sent += 1
         finally:
-            self._host_waiting[key] -= 1
-            if not self._host_waiting[key]:
-                del self._host_waiting[key]
-                if not slot.locked():
-                    self._host_slots.pop(key, None)
+            self._host_users[key] -= 1
+            if not self._host_users[key]:
+                del self._host_users[key]
+                del self._host_slots[key]
             self._done()
 
     def _done(self) -> None:
@@ -159,6 +167,7 @@ class DeliveryEngine:
         self._loop.close()
 
     async def _open_session(self) -> aiohttp.ClientSession:
+        self._active = asyncio.Semaphore(self._max_in_flight)
         return open_session(self._config)
 
     def _run_writer(self) -> None:

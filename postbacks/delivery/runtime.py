@@ -22,6 +22,7 @@ def start_engine() -> DeliveryEngine:
             release=lambda outgoing: services.deliveries_release(outgoing=outgoing, delay=1.0),
             max_in_flight=settings.POSTBACK_MAX_IN_FLIGHT,
             max_per_host=settings.POSTBACK_MAX_PER_HOST,
+            host_wait=settings.POSTBACK_HOST_WAIT,
         ).start()
     return _engine
 
