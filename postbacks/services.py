@@ -55,6 +55,16 @@ def tracker_attribute(*, tracker: str, affiliate_id: int | None) -> Attribution:
     return Attribution(affiliate, values)
 
 
+def format_amount(amount: Decimal | None) -> str:
+    """Money as trackers expect it: at least two decimals, more only when they carry a value
+    (35 -> "35.00", 1.2345 -> "1.2345")."""
+    if amount is None:
+        return ""
+    text = format(amount.normalize(), "f")
+    whole, _, fraction = text.partition(".")
+    return f"{whole}.{fraction.ljust(2, '0')}"
+
+
 def conversion_network_values(conversion: Conversion) -> dict[str, str]:
     occurred = conversion.occurred_at.astimezone(UTC)
     return {
@@ -66,9 +76,7 @@ def conversion_network_values(conversion: Conversion) -> dict[str, str]:
         "offer_name": conversion.offer.name,
         "offer_kind": conversion.offer.kind,
         "affiliate_id": str(conversion.affiliate.network_id) if conversion.affiliate else "",
-        "amount": format(conversion.amount.normalize(), "f")
-        if conversion.amount is not None
-        else "",
+        "amount": format_amount(conversion.amount),
         "currency": conversion.currency,
         "timestamp": str(int(occurred.timestamp())),
         "datetime": occurred.strftime("%Y-%m-%dT%H:%M:%SZ"),

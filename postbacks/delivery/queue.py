@@ -42,7 +42,9 @@ def enqueue_ids(delivery_ids: Sequence[int], *, trigger: str = "auto") -> bool:
                 for start in range(0, len(ids), JOB_CHUNK)
             ]
         )
-    except (RedisError, OSError) as exc:
+    except Exception as exc:
+        # Called after commit: whatever goes wrong with the queue, the deliveries are stored and
+        # the sweep will queue them; the caller's answer must not turn into an error.
         logger.warning("queue unavailable, %d deliveries left to the sweep: %s", len(ids), exc)
         services.deliveries_unmark_enqueued(delivery_ids=ids)
         return False

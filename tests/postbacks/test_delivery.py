@@ -60,7 +60,7 @@ def test_signup_postback_arrives_with_tracker_values(receiver):
     assert parse_qs(urlsplit(request.path).query) == {
         "cid": ["c0ffee"],
         "tx": ["tx-1"],
-        "sum": ["35"],
+        "sum": ["35.00"],
     }
     delivery = Delivery.objects.get(pk=result.delivery_ids[0])
     assert delivery.state == State.SUCCEEDED

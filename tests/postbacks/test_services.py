@@ -1,0 +1,57 @@
+"""Ingest services: attribution (SPEC §3) and the network macro values (SPEC §4)."""
+
+from decimal import Decimal
+
+import pytest
+
+from postbacks.services import format_amount, tracker_attribute
+from tests.factories import AffiliateFactory
+
+
+@pytest.mark.parametrize(
+    ("amount", "text"),
+    [
+        (Decimal("35"), "35.00"),
+        (Decimal("35.0000"), "35.00"),
+        (Decimal("35.5"), "35.50"),
+        (Decimal("1.2345"), "1.2345"),
+        (Decimal("100"), "100.00"),
+        (None, ""),
+    ],
+)
+def test_amount_keeps_two_decimals_and_no_noise(amount, text):
+    assert format_amount(amount) == text
+
+
+@pytest.mark.django_db
+def test_affiliate_found_from_the_leading_network_id_with_its_own_prefix():
+    AffiliateFactory(network_id=111, tracker_prefix="X_", tracker_suffix="_X", tracker_params=["a"])
+    AffiliateFactory(network_id=222, tracker_params=["a", "b"])
+    got = tracker_attribute(tracker="X_111_v1_X", affiliate_id=None)
+    assert (got.affiliate.network_id, got.values) == (111, {"a": "v1"})
+    got = tracker_attribute(tracker="trID_222_v1-v2-v3_trID", affiliate_id=None)
+    assert (got.affiliate.network_id, got.values) == (222, {"a": "v1", "b": "v2-v3"})
+
+
+@pytest.mark.django_db
+def test_revshare_affiliate_given_outside_the_tracker():
+    AffiliateFactory(network_id=333, tracker_params=["a", "b"])
+    got = tracker_attribute(tracker="trID_1-2_trID", affiliate_id=333)
+    assert got.values == {"a": "1", "b": "2"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("tracker", "affiliate_id", "reason"),
+    [
+        ("trID_999_x_trID", None, "unknown affiliate 999"),
+        ("garbage", None, "none found in the tracker"),
+        ("", None, "no affiliate id and no tracker"),
+        ("trID_444_x", None, "does not end with"),
+    ],
+)
+def test_unattributable_trackers_say_why(tracker, affiliate_id, reason):
+    AffiliateFactory(network_id=444)
+    got = tracker_attribute(tracker=tracker, affiliate_id=affiliate_id)
+    assert got.affiliate is None
+    assert reason in got.error
