@@ -1,11 +1,17 @@
 """Writes to affiliates and their setup requests."""
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 
-from affiliates.models import TRACKER_PARAM_PATTERN
+from affiliates.models import TRACKER_PARAM_PATTERN, Affiliate
+from postbacks.macros import TemplateError, validate_template
+from postbacks.models import PostbackEndpoint
 
 MAX_TRACKER_PARAMS = 20
 
@@ -36,3 +42,105 @@ def tracker_params_validate(*, params: object) -> list[str]:
             )
         seen.add(name)
     return names
+
+
+AFFILIATE_FIELDS = (
+    "network_id",
+    "name",
+    "email",
+    "account_manager",
+    "status",
+    "tracker_params",
+    "tracker_separator",
+    "tracker_prefix",
+    "tracker_suffix",
+    "notes",
+)
+
+
+def _affiliate_save(affiliate: Affiliate) -> Affiliate:
+    """Validate as the admin does (SPEC §2, §3), then save; a network id taken meanwhile is a
+    validation error, not a database error."""
+    affiliate.full_clean()
+    _endpoint_templates_check(affiliate=affiliate)
+    try:
+        with transaction.atomic():
+            affiliate.save()
+    except IntegrityError as exc:
+        if (
+            Affiliate.objects.filter(network_id=affiliate.network_id)
+            .exclude(pk=affiliate.pk)
+            .exists()
+        ):
+            raise ValidationError(
+                {"network_id": f"An affiliate with network id {affiliate.network_id} exists."}
+            ) from exc
+        raise
+    return affiliate
+
+
+def _endpoint_templates_check(*, affiliate: Affiliate) -> None:
+    """Tracker params that an endpoint's template still uses cannot be removed: the endpoint
+    would stop rendering (the admin refuses it the same way)."""
+    if affiliate.pk is None:
+        return
+    params = affiliate.tracker_params or []
+    for endpoint in PostbackEndpoint.objects.filter(affiliate=affiliate).order_by("pk"):
+        try:
+            validate_template(endpoint.url_template, params)
+        except TemplateError as exc:
+            raise ValidationError(
+                {"tracker_params": f"Postback endpoint #{endpoint.pk} would break: {exc}."}
+            ) from exc
+
+
+def affiliate_create(
+    *,
+    network_id: int,
+    name: str,
+    email: str = "",
+    account_manager: User | None = None,
+    status: str = Affiliate.Status.ACTIVE,
+    tracker_params: list[str] | None = None,
+    tracker_separator: str = "-",
+    tracker_prefix: str = "trID_",
+    tracker_suffix: str = "_trID",
+    notes: str = "",
+) -> Affiliate:
+    return _affiliate_save(
+        Affiliate(
+            network_id=network_id,
+            name=name,
+            email=email,
+            account_manager=account_manager,
+            status=status,
+            tracker_params=tracker_params or [],
+            tracker_separator=tracker_separator,
+            tracker_prefix=tracker_prefix,
+            tracker_suffix=tracker_suffix,
+            notes=notes,
+        )
+    )
+
+
+def affiliate_update(*, affiliate: Affiliate, data: Mapping[str, Any]) -> Affiliate:
+    """Change the given fields (names from AFFILIATE_FIELDS) and save, validated as on create."""
+    unknown = set(data) - set(AFFILIATE_FIELDS)
+    if unknown:
+        raise ValueError(f"not affiliate fields: {sorted(unknown)}")
+    for name, value in data.items():
+        setattr(affiliate, name, value)
+    return _affiliate_save(affiliate)
+
+
+def affiliate_delete(*, affiliate: Affiliate) -> None:
+    """Delete an affiliate and its endpoints; one with conversions or sent postbacks is kept
+    (their history must stay) and should be paused instead."""
+    try:
+        with transaction.atomic():
+            affiliate.delete()
+    except ProtectedError as exc:
+        raise ValidationError(
+            f"Affiliate {affiliate.network_id} has conversions or deliveries and cannot be "
+            "deleted; pause it instead."
+        ) from exc

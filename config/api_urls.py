@@ -1,1 +1,29 @@
-urlpatterns: list = []
+"""The API under /api/v1/ (SPEC §5)."""
+
+from django.urls import path
+
+from affiliates.apis import AffiliateDetailApi, AffiliateListCreateApi
+from offers.apis import OfferDetailApi, OfferListCreateApi
+from postbacks.apis import (
+    ConversionBatchApi,
+    ConversionDetailApi,
+    ConversionIngestApi,
+    DeliveryDetailApi,
+    DeliveryReplayApi,
+    EndpointDetailApi,
+    EndpointListCreateApi,
+)
+
+urlpatterns = [
+    path("conversions/", ConversionIngestApi.as_view(), name="conversion-ingest"),
+    path("conversions/batch/", ConversionBatchApi.as_view(), name="conversion-batch"),
+    path("conversions/<int:pk>/", ConversionDetailApi.as_view(), name="conversion-detail"),
+    path("deliveries/replay/", DeliveryReplayApi.as_view(), name="delivery-replay"),
+    path("deliveries/<int:pk>/", DeliveryDetailApi.as_view(), name="delivery-detail"),
+    path("affiliates/", AffiliateListCreateApi.as_view(), name="affiliate-list"),
+    path("affiliates/<int:pk>/", AffiliateDetailApi.as_view(), name="affiliate-detail"),
+    path("offers/", OfferListCreateApi.as_view(), name="offer-list"),
+    path("offers/<int:pk>/", OfferDetailApi.as_view(), name="offer-detail"),
+    path("postback-endpoints/", EndpointListCreateApi.as_view(), name="endpoint-list"),
+    path("postback-endpoints/<int:pk>/", EndpointDetailApi.as_view(), name="endpoint-detail"),
+]

@@ -50,12 +50,17 @@ class Offer(models.Model):
                 condition=models.Q(kind__in=["revshare", "pps"]), name="offer_kind_valid"
             ),
             models.CheckConstraint(
-                condition=~models.Q(kind="pps") | models.Q(payout__gt=0),
+                # NULL would make the check pass (a CHECK passes on NULL): say NOT NULL too.
+                condition=~models.Q(kind="pps") | models.Q(payout__isnull=False, payout__gt=0),
                 name="offer_pps_needs_payout",
             ),
             models.CheckConstraint(
                 condition=~models.Q(kind="revshare")
-                | models.Q(revshare_percent__gt=0, revshare_percent__lte=100),
+                | models.Q(
+                    revshare_percent__isnull=False,
+                    revshare_percent__gt=0,
+                    revshare_percent__lte=100,
+                ),
                 name="offer_revshare_needs_percent",
             ),
             models.CheckConstraint(

@@ -75,12 +75,15 @@ class PostbackEndpoint(models.Model):
         return f"#{self.pk} {self.method} for affiliate {self.affiliate.network_id}, {scope}"
 
     def clean(self) -> None:
-        from django.core.exceptions import ValidationError
+        from django.core.exceptions import ObjectDoesNotExist, ValidationError
 
-        if self.affiliate_id is None:
+        try:
+            # The affiliate may be unsaved yet (created together with its endpoints).
+            affiliate = self.affiliate
+        except ObjectDoesNotExist:
             return
         try:
-            validate_template(self.url_template, self.affiliate.tracker_params or [])
+            validate_template(self.url_template, affiliate.tracker_params or [])
         except TemplateError as exc:
             raise ValidationError({"url_template": str(exc)}) from exc
 

@@ -98,11 +98,13 @@ def split_network_id(raw: str, *, prefixes: Iterable[str]) -> tuple[int | None, 
 
 
 def _decode_once(value: str) -> str:
-    """Percent-decode once; a value whose bytes are not UTF-8 is kept exactly as it arrived."""
+    """Percent-decode once. A value whose bytes are not UTF-8, or that would decode to a NUL
+    (which no database text column stores), is kept exactly as it arrived."""
     try:
-        return unquote(value, errors="strict")
+        decoded = unquote(value, errors="strict")
     except UnicodeDecodeError:
         return value
+    return value if "\x00" in decoded else decoded
 
 
 def parse_tracker(raw: str, fmt: TrackerFormat, *, network_id: int | None = None) -> dict[str, str]:

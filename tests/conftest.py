@@ -60,8 +60,7 @@ class Receiver:
 
     @property
     def base_url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self.server.server_port}"
 
     def reply(self, request: Received) -> tuple[int, dict[str, str], bytes]:
         with self.lock:
@@ -109,6 +108,8 @@ def _handler(receiver_ref: list[Receiver]) -> type[BaseHTTPRequestHandler]:
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     ref: list[Receiver] = []
+    # A worker opens dozens of connections at once: the default listen backlog (5) refuses some.
+    ThreadingHTTPServer.request_queue_size = 256
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(ref))
     server.daemon_threads = True
     rec = Receiver(server=server)

@@ -1,9 +1,10 @@
 """factory_boy factories for the domain (SPEC §2)."""
 
 from decimal import Decimal
+from typing import cast
 
 import factory
-from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from affiliates.models import Affiliate, SetupRequest
@@ -11,9 +12,9 @@ from offers.models import Offer
 from postbacks.models import Conversion, Delivery, DeliveryAttempt, EventType, PostbackEndpoint
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
-        model = get_user_model()
+        model = User
         django_get_or_create = ("username",)
 
     username = factory.Sequence(lambda n: f"manager{n}")
@@ -21,7 +22,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     is_staff = True
 
 
-class AffiliateFactory(factory.django.DjangoModelFactory):
+class AffiliateFactory(factory.django.DjangoModelFactory[Affiliate]):
     class Meta:
         model = Affiliate
 
@@ -31,7 +32,7 @@ class AffiliateFactory(factory.django.DjangoModelFactory):
     tracker_params = factory.LazyFunction(lambda: ["affid", "TransID", "clickId"])
 
 
-class OfferFactory(factory.django.DjangoModelFactory):
+class OfferFactory(factory.django.DjangoModelFactory[Offer]):
     class Meta:
         model = Offer
 
@@ -53,7 +54,7 @@ def event_type(code: str) -> EventType:
     return EventType.objects.get(code=code)
 
 
-class PostbackEndpointFactory(factory.django.DjangoModelFactory):
+class PostbackEndpointFactory(factory.django.DjangoModelFactory[PostbackEndpoint]):
     class Meta:
         model = PostbackEndpoint
         skip_postgeneration_save = True
@@ -66,10 +67,11 @@ class PostbackEndpointFactory(factory.django.DjangoModelFactory):
     def events(self, create: bool, extracted: list[str] | None, **kwargs: object) -> None:
         if create:
             codes = extracted if extracted is not None else ["signup"]
-            self.event_types.set(EventType.objects.filter(code__in=codes))
+            endpoint = cast(PostbackEndpoint, self)
+            endpoint.event_types.set(EventType.objects.filter(code__in=codes))
 
 
-class ConversionFactory(factory.django.DjangoModelFactory):
+class ConversionFactory(factory.django.DjangoModelFactory[Conversion]):
     class Meta:
         model = Conversion
 
@@ -82,7 +84,7 @@ class ConversionFactory(factory.django.DjangoModelFactory):
     attribution = Conversion.Attribution.ATTRIBUTED
 
 
-class DeliveryFactory(factory.django.DjangoModelFactory):
+class DeliveryFactory(factory.django.DjangoModelFactory[Delivery]):
     class Meta:
         model = Delivery
 
@@ -94,7 +96,7 @@ class DeliveryFactory(factory.django.DjangoModelFactory):
     next_attempt_at = factory.LazyFunction(timezone.now)
 
 
-class DeliveryAttemptFactory(factory.django.DjangoModelFactory):
+class DeliveryAttemptFactory(factory.django.DjangoModelFactory[DeliveryAttempt]):
     class Meta:
         model = DeliveryAttempt
 
@@ -105,7 +107,7 @@ class DeliveryAttemptFactory(factory.django.DjangoModelFactory):
     status_code = 200
 
 
-class SetupRequestFactory(factory.django.DjangoModelFactory):
+class SetupRequestFactory(factory.django.DjangoModelFactory[SetupRequest]):
     class Meta:
         model = SetupRequest
 

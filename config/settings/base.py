@@ -46,6 +46,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.middleware.ApiBodyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -139,6 +140,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "status"; name each choice set after its owner.
+    "ENUM_NAME_OVERRIDES": {
+        "AffiliateStatusEnum": "affiliates.models.Affiliate.Status",
+        "EndpointStatusEnum": "postbacks.models.PostbackEndpoint.Status",
+        "BatchResultStatusEnum": "postbacks.apis.BATCH_RESULT_STATUSES",
+    },
 }
 # Largest ingest body (SPEC §5: 64 KiB single; the batch endpoint allows 1000 items).
 INGEST_MAX_BODY_BYTES = env.int("INGEST_MAX_BODY_BYTES", default=64 * 1024)
@@ -168,7 +175,7 @@ POSTBACK_HOST_WAIT = env.float("POSTBACK_HOST_WAIT", default=5.0)
 # How often the sweep re-queues due deliveries, and when a claimed delivery counts as abandoned.
 POSTBACK_SWEEP_INTERVAL = env.float("POSTBACK_SWEEP_INTERVAL", default=5.0)
 POSTBACK_LEASE_SECONDS = env.int("POSTBACK_LEASE_SECONDS", default=60)
-POSTBACK_REQUEUE_AFTER = env.int("POSTBACK_REQUEUE_AFTER", default=120)
+POSTBACK_REQUEUE_AFTER = env.int("POSTBACK_REQUEUE_AFTER", default=60)
 POSTBACK_USER_AGENT = env.str("POSTBACK_USER_AGENT", default="PostbackPortal/1.0")
 
 # ------------------------------------------------------------------------------

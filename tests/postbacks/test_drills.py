@@ -14,6 +14,7 @@ import django_rq.settings
 import pytest
 from django.conf import settings as django_settings
 from django.db import connection
+from django.utils import timezone
 
 from postbacks.models import Delivery
 from postbacks.services import conversion_ingest
@@ -53,13 +54,13 @@ def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
     )
 
 
-def wait_until(predicate, timeout: float, what: str) -> None:
+def wait_until(predicate, timeout: float, what: str, explain=None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
         time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what}" + (f"; {explain()}" if explain else ""))
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -86,6 +87,13 @@ def _all_succeeded() -> bool:
     return not Delivery.objects.exclude(state=State.SUCCEEDED).exists()
 
 
+def _states() -> str:
+    rows = Delivery.objects.exclude(state=State.SUCCEEDED).values_list(
+        "state", "last_error", "attempts", "enqueued_at", "next_attempt_at", "updated_at"
+    )[:5]
+    return f"now {timezone.now()}, not succeeded: {list(rows)}"
+
+
 def test_worker_killed_mid_batch_loses_nothing(receiver):
     def slow(_request):
         time.sleep(0.3)
@@ -97,7 +105,13 @@ def test_worker_killed_mid_batch_loses_nothing(receiver):
         affiliate=affiliate, url_template=receiver.base_url + "/pb?tx={transaction_id}"
     )
     _ingest(affiliate, offer, 60)
-    env = worker_env(django_settings.RQ_QUEUES["postbacks"]["URL"], POSTBACK_LEASE_SECONDS="2")
+    # A job the killed worker had taken is lost with it: its deliveries are queued again once
+    # their queue entry is POSTBACK_REQUEUE_AFTER old, claims of sent ones are harmless no-ops.
+    env = worker_env(
+        django_settings.RQ_QUEUES["postbacks"]["URL"],
+        POSTBACK_LEASE_SECONDS="2",
+        POSTBACK_REQUEUE_AFTER="3",
+    )
     first = start_worker(env)
     try:
         wait_until(lambda: len(receiver.received) >= 5, 20, "the first postbacks")
@@ -107,7 +121,7 @@ def test_worker_killed_mid_batch_loses_nothing(receiver):
     assert Delivery.objects.filter(state=State.SENDING).exists(), "kill came too late to test"
     second = start_worker(env)
     try:
-        wait_until(_all_succeeded, 60, "every delivery to succeed after the restart")
+        wait_until(_all_succeeded, 60, "every delivery to succeed after the restart", _states)
     finally:
         stop(second)
     assert not Delivery.objects.filter(state=State.SENDING).exists()
@@ -177,7 +191,7 @@ def test_redis_outage_delays_postbacks_but_loses_none(receiver, private_redis):
     private_redis["start"]()
     worker = start_worker(worker_env(str(private_redis["url"])))
     try:
-        wait_until(_all_succeeded, 30, "every delivery after Redis came back")
+        wait_until(_all_succeeded, 30, "every delivery after Redis came back", _states)
     finally:
         stop(worker)
     paths = sorted(r.path for r in receiver.received)

@@ -1,0 +1,82 @@
+"""API scopes (SPEC §5): which token may do what, and how a token is issued.
+
+A token's scope is the group its user is in: ``api-ingest`` may post and read conversions,
+``api-manage`` may also use the management API. Staff signed in to the admin (session
+authentication) may use both.
+"""
+
+from enum import StrEnum
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import transaction
+from rest_framework.authtoken.models import Token
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+
+class Scope(StrEnum):
+    INGEST = "ingest"
+    MANAGE = "manage"
+
+    @property
+    def group_name(self) -> str:
+        return f"api-{self.value}"
+
+
+# The scopes that satisfy each required scope: manage includes ingest.
+_GRANTING: dict[Scope, tuple[Scope, ...]] = {
+    Scope.INGEST: (Scope.INGEST, Scope.MANAGE),
+    Scope.MANAGE: (Scope.MANAGE,),
+}
+
+
+def _has_scope(request: Request, scope: Scope) -> bool:
+    user = request.user
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    if isinstance(request.auth, Token):
+        names = [granting.group_name for granting in _GRANTING[scope]]
+        return user.groups.filter(name__in=names).exists()
+    # Signed in to the admin: staff may use the whole API from the browsable docs.
+    return bool(user.is_staff)
+
+
+class HasIngestScope(BasePermission):
+    message = "This token may not post or read conversions (it needs the ingest scope)."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return _has_scope(request, Scope.INGEST)
+
+
+class HasManageScope(BasePermission):
+    message = "This token may not use the management API (it needs the manage scope)."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return _has_scope(request, Scope.MANAGE)
+
+
+@transaction.atomic
+def api_token_issue(*, username: str, scope: Scope) -> str:
+    """Give `username` (created when needed) a new token of `scope`, replacing any old one.
+
+    The user is put in exactly the scope's group (a rotated token never keeps a wider scope);
+    a manage user is staff, like the account managers who use the management API.
+    """
+    user_model = get_user_model()
+    user, created = user_model.objects.get_or_create(
+        username=username, defaults={"is_staff": scope is Scope.MANAGE}
+    )
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    elif scope is Scope.MANAGE and not user.is_staff:
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
+    group, _ = Group.objects.get_or_create(name=scope.group_name)
+    other_groups = Group.objects.filter(name__in=[s.group_name for s in Scope if s is not scope])
+    user.groups.remove(*other_groups)
+    user.groups.add(group)
+    Token.objects.filter(user=user).delete()
+    return Token.objects.create(user=user).key
