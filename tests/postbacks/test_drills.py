@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from postbacks.models import Delivery
 from postbacks.services import conversion_ingest
+from tests.api.conftest import CONVERSIONS_URL, issue_token, token_client
 from tests.factories import AffiliateFactory, OfferFactory, PostbackEndpointFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -180,15 +181,29 @@ def _answers(port: int) -> bool:
         return False
 
 
-def test_redis_outage_delays_postbacks_but_loses_none(receiver, private_redis):
+def test_redis_outage_delays_postbacks_but_loses_none(receiver, private_redis, client):
     affiliate, offer = AffiliateFactory(), OfferFactory()
     PostbackEndpointFactory(
         affiliate=affiliate, url_template=receiver.base_url + "/pb?tx={transaction_id}"
     )
+    api = token_client(issue_token("ingest-bot", "ingest"))
     private_redis["stop"]()
-    _ingest(affiliate, offer, 20)
+    assert client.get("/healthz").status_code == 503
+    for n in range(20):
+        response = api.post(
+            CONVERSIONS_URL,
+            {
+                "transaction_id": f"tx-{n}",
+                "event": "signup",
+                "offer_id": offer.network_offer_id,
+                "affiliate_id": affiliate.network_id,
+            },
+            format="json",
+        )
+        assert response.status_code == 202, response.content
     assert Delivery.objects.filter(state=State.PENDING, enqueued_at__isnull=True).count() == 20
     private_redis["start"]()
+    assert client.get("/healthz").status_code == 200
     worker = start_worker(worker_env(str(private_redis["url"])))
     try:
         wait_until(_all_succeeded, 30, "every delivery after Redis came back", _states)
