@@ -177,6 +177,12 @@ POSTBACK_SWEEP_INTERVAL = env.float("POSTBACK_SWEEP_INTERVAL", default=5.0)
 POSTBACK_LEASE_SECONDS = env.int("POSTBACK_LEASE_SECONDS", default=60)
 POSTBACK_REQUEUE_AFTER = env.int("POSTBACK_REQUEUE_AFTER", default=60)
 POSTBACK_USER_AGENT = env.str("POSTBACK_USER_AGENT", default="PostbackPortal/1.0")
+# The circuit breaker: an endpoint that failed every attempt for this long, and at least this
+# many in a row, is disabled and its account manager told (SPEC §6).
+POSTBACK_BREAKER_WINDOW = env.int("POSTBACK_BREAKER_WINDOW", default=24 * 3600)
+POSTBACK_BREAKER_MIN_FAILURES = env.int("POSTBACK_BREAKER_MIN_FAILURES", default=20)
+# Where breaker alerts go when an affiliate has no account manager with an e-mail.
+POSTBACK_ALERT_EMAILS: list[str] = env.list("POSTBACK_ALERT_EMAILS", default=[])
 
 # ------------------------------------------------------------------------------
 # Logging

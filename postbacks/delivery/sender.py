@@ -34,6 +34,8 @@ class Outgoing:
     url: str
     method: str
     trigger: str = "auto"
+    endpoint_id: int | None = None
+    is_test: bool = False
 
 
 @dataclass(frozen=True)

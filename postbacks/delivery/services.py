@@ -12,6 +12,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from postbacks.delivery import breaker
 from postbacks.delivery.sender import Outcome, Outgoing
 from postbacks.models import Delivery, DeliveryAttempt, PostbackEndpoint
 
@@ -52,12 +53,21 @@ def deliveries_claim(
     )
     if not won:
         return []
-    rows = Delivery.objects.filter(lease_token=token).values_list("pk", "attempts", "url", "method")
+    rows = Delivery.objects.filter(lease_token=token).values_list(
+        "pk", "attempts", "url", "method", "endpoint_id", "is_test"
+    )
     return [
         Outgoing(
-            delivery_id=pk, lease_token=token, number=n, url=url, method=method, trigger=trigger
+            delivery_id=pk,
+            lease_token=token,
+            number=n,
+            url=url,
+            method=method,
+            trigger=trigger,
+            endpoint_id=endpoint_id,
+            is_test=is_test,
         )
-        for pk, n, url, method in rows
+        for pk, n, url, method, endpoint_id, is_test in rows
     ]
 
 
@@ -152,6 +162,7 @@ def delivery_outcomes_record(*, outcomes: Iterable[Outcome]) -> int:
         DeliveryAttempt.objects.bulk_create(attempts, ignore_conflicts=True)
         with connection.cursor() as cursor:
             cursor.executemany(_update_sql(), updates)
+        breaker.endpoint_streaks_update(outcomes=outcomes)
     return len(outcomes)
 
 
