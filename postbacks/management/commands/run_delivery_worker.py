@@ -22,6 +22,11 @@ class Command(BaseCommand):
             "--no-sweep", action="store_true", help="Do not run the sweep in this process."
         )
         parser.add_argument("--max-jobs", type=int, default=None)
+        parser.add_argument(
+            "--rq-log-level",
+            default="WARNING",
+            help="Log level of RQ's own messages; INFO logs every job (thousands a second).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         queue = get_queue()
@@ -30,6 +35,11 @@ class Command(BaseCommand):
             connection=queue.connection,
             name=options["name"],
             sweep=not options["no_sweep"],
+            log_job_description=False,
         )
         self.stdout.write(f"delivery worker {worker.name} on queue {QUEUE_NAME!r}")
-        worker.work(burst=options["burst"], max_jobs=options["max_jobs"], logging_level="INFO")
+        worker.work(
+            burst=options["burst"],
+            max_jobs=options["max_jobs"],
+            logging_level=options["rq_log_level"],
+        )
