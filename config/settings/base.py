@@ -183,6 +183,9 @@ POSTBACK_BREAKER_WINDOW = env.int("POSTBACK_BREAKER_WINDOW", default=24 * 3600)
 POSTBACK_BREAKER_MIN_FAILURES = env.int("POSTBACK_BREAKER_MIN_FAILURES", default=20)
 # Where breaker alerts go when an affiliate has no account manager with an e-mail.
 POSTBACK_ALERT_EMAILS: list[str] = env.list("POSTBACK_ALERT_EMAILS", default=[])
+# Attempts and test deliveries older than this are deleted; conversions and deliveries stay.
+POSTBACK_RETENTION_DAYS = env.float("POSTBACK_RETENTION_DAYS", default=90)
+POSTBACK_RETENTION_INTERVAL = env.float("POSTBACK_RETENTION_INTERVAL", default=3600)
 
 # ------------------------------------------------------------------------------
 # Logging

@@ -3,6 +3,7 @@ and the periodic sweep in a thread beside it."""
 
 import logging
 import threading
+import time
 from typing import Any
 
 from django.conf import settings
@@ -12,19 +13,29 @@ from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
 from postbacks.delivery import runtime
-from postbacks.delivery.queue import sweep
+from postbacks.delivery.queue import get_queue, sweep
+from postbacks.retention import retention_purge
 
 logger = logging.getLogger(__name__)
 
+RETENTION_LOCK_KEY = "postbacks:retention-lock"
+
 
 class Sweeper(threading.Thread):
+    """The periodic work beside the worker: the sweep every few seconds, retention hourly.
+    Every worker runs one; Redis locks let one of them act per period."""
+
     def __init__(self, interval: float) -> None:
         super().__init__(name="postback-sweeper", daemon=True)
         self.interval = interval
         self.stopped = threading.Event()
+        self.next_retention = time.monotonic() + settings.POSTBACK_RETENTION_INTERVAL
 
     def run(self) -> None:
         while not self.stopped.wait(self.interval):
+            if time.monotonic() >= self.next_retention:
+                self.next_retention = time.monotonic() + settings.POSTBACK_RETENTION_INTERVAL
+                self._retention()
             try:
                 report = sweep(lock_seconds=self.interval * 0.9)
                 if report.reclaimed or report.queued:
@@ -37,6 +48,20 @@ class Sweeper(threading.Thread):
                 logger.exception("sweep failed; trying again in %.1f s", self.interval)
                 close_old_connections()
         close_old_connections()
+
+    def _retention(self) -> None:
+        try:
+            lock = get_queue().connection.set(
+                RETENTION_LOCK_KEY,
+                "1",
+                nx=True,
+                px=int(settings.POSTBACK_RETENTION_INTERVAL * 900),
+            )
+            if lock:
+                retention_purge()
+        except (DatabaseError, RedisError, OSError):
+            logger.exception("retention failed; trying again next period")
+            close_old_connections()
 
 
 class DeliveryWorker(SimpleWorker):
