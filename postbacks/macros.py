@@ -78,6 +78,13 @@ def macro_values(
     return values
 
 
+# Hosts that resolvers read as IPv4 addresses in legacy forms: 2130706433, 0x7f.1, 0177.0.0.1.
+_NUMERIC_HOST = re.compile(r"^(0x[0-9a-f]*|\d+)(\.(0x[0-9a-f]*|\d+)){0,3}\.?$", re.IGNORECASE)
+_DOTTED_QUAD = re.compile(
+    r"^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$"
+)
+
+
 def _check_shape(template: str) -> None:
     if len(template) > MAX_URL_LENGTH:
         raise TemplateError(
@@ -111,6 +118,11 @@ def _check_shape(template: str) -> None:
         raise TemplateError(f"the host {authority!r} is not a valid host[:port]") from exc
     if not host:
         raise TemplateError("the URL has no host: write it as https://host.example/path")
+    if _NUMERIC_HOST.match(host) and not _DOTTED_QUAD.match(host):
+        raise TemplateError(
+            f"the host {host!r} is an IPv4 address in a legacy numeric form (decimal, octal or "
+            "hex): write it as a name or as four plain decimal numbers, e.g. 203.0.113.7"
+        )
 
 
 def _parse(template: str) -> list[str | _Macro]:

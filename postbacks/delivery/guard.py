@@ -77,7 +77,8 @@ class AddressGuard:
             kind = "reserved"
         else:
             return None
-        return f"{ip} is a {kind} address; postbacks go to public addresses only"
+        article = "an" if kind[0] in "aeiou" else "a"
+        return f"{ip} is {article} {kind} address; postbacks go to public addresses only"
 
     def check(self, address: str) -> None:
         reason = self.refusal(address)

@@ -178,6 +178,16 @@ async def send_one(session: aiohttp.ClientSession, outgoing: Outgoing) -> Outcom
     except TimeoutError:
         error = f"timed out after {elapsed() / 1000:.1f} s"
         return Outcome(outgoing=outgoing, started_at=started_at, duration_ms=elapsed(), error=error)
+    except aiohttp.InvalidURL as exc:
+        # aiohttp refuses legacy numeric IPv4 forms (2130706433, 127.1) that resolvers would
+        # map onto any address: as final as a refused address.
+        return Outcome(
+            outgoing=outgoing,
+            started_at=started_at,
+            duration_ms=elapsed(),
+            error=f"address refused: {exc}"[:500],
+            refused=True,
+        )
     except (aiohttp.ClientError, OSError, ValueError) as exc:
         refused = _refusal_of(exc)
         if refused is not None:

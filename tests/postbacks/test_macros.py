@@ -293,3 +293,16 @@ def test_rendered_url_never_holds_a_brace(values: dict[str, str]) -> None:
 
     assert "{" not in url
     assert "}" not in url
+
+
+@pytest.mark.parametrize(
+    "host", ["2130706433", "0x7f000001", "0177.0.0.1", "127.1", "0x7f.0.0.1", "0"]
+)
+def test_legacy_numeric_ipv4_host_is_refused(host: str) -> None:
+    with pytest.raises(TemplateError, match="legacy numeric form"):
+        validate_template(f"http://{host}/pb", [])
+
+
+@pytest.mark.parametrize("host", ["203.0.113.7", "track.example", "1.example", "10x.example"])
+def test_plain_hosts_are_accepted(host: str) -> None:
+    validate_template(f"http://{host}/pb", [])
