@@ -1,14 +1,43 @@
 """Reads for postbacks."""
 
-from collections.abc import Iterable
-
-from django.db.models import Q
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Sequence
 
 from affiliates.models import Affiliate
 from offers.models import Offer
 from postbacks.models import EventType, PostbackEndpoint
 
 Status = PostbackEndpoint.Status
+
+
+def endpoints_by_affiliate(
+    *, affiliate_ids: Collection[int], statuses: Iterable[str] = (Status.LIVE,)
+) -> dict[int, list[PostbackEndpoint]]:
+    """The endpoints (in `statuses`) of active affiliates, with their event type ids, in one go."""
+    endpoints = (
+        PostbackEndpoint.objects.filter(
+            affiliate_id__in=list(affiliate_ids),
+            affiliate__status=Affiliate.Status.ACTIVE,
+            status__in=list(statuses),
+        )
+        .select_related("affiliate")
+        .prefetch_related("event_types")
+        .order_by("pk")
+    )
+    grouped: dict[int, list[PostbackEndpoint]] = defaultdict(list)
+    for endpoint in endpoints:
+        grouped[endpoint.affiliate_id].append(endpoint)
+    return grouped
+
+
+def endpoints_firing(
+    endpoints: Sequence[PostbackEndpoint], *, offer_id: int, event_type_id: int
+) -> list[PostbackEndpoint]:
+    """SPEC §4: of one affiliate's endpoints, those subscribed to the event; the ones bound to
+    the offer replace the all-offer ones, never both; several at one level all fire."""
+    subscribed = [e for e in endpoints if any(t.pk == event_type_id for t in e.event_types.all())]
+    offer_level = [e for e in subscribed if e.offer_id == offer_id]
+    return offer_level or [e for e in subscribed if e.offer_id is None]
 
 
 def endpoints_for_event(
@@ -18,17 +47,7 @@ def endpoints_for_event(
     event_type: EventType,
     statuses: Iterable[str] = (Status.LIVE,),
 ) -> list[PostbackEndpoint]:
-    """SPEC §4: the affiliate's endpoints (in `statuses`) subscribed to the event; those bound to
-    the offer replace the all-offer ones, never both; several at one level all fire."""
-    if affiliate.status != Affiliate.Status.ACTIVE:
-        return []
-    endpoints = list(
-        PostbackEndpoint.objects.filter(
-            Q(offer__isnull=True) | Q(offer=offer),
-            affiliate=affiliate,
-            status__in=list(statuses),
-            event_types=event_type,
-        ).order_by("pk")
+    endpoints = endpoints_by_affiliate(affiliate_ids=[affiliate.pk], statuses=statuses)
+    return endpoints_firing(
+        endpoints.get(affiliate.pk, []), offer_id=offer.pk, event_type_id=event_type.pk
     )
-    offer_level = [e for e in endpoints if e.offer_id == offer.pk]
-    return offer_level or [e for e in endpoints if e.offer_id is None]

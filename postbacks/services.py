@@ -1,13 +1,16 @@
 """Writes for conversions: ingest (SPEC §3, §5) and the deliveries it creates (SPEC §4, §6)."""
 
 import logging
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Field, Q
 from django.utils import timezone
 
 from affiliates.models import Affiliate
@@ -16,7 +19,7 @@ from postbacks.delivery import services as delivery_services
 from postbacks.delivery.queue import enqueue_ids
 from postbacks.macros import TemplateError, macro_values, render_url
 from postbacks.models import Conversion, Delivery, EventType, PostbackEndpoint
-from postbacks.selectors import endpoints_for_event
+from postbacks.selectors import endpoints_by_affiliate, endpoints_firing
 from postbacks.tracker import TrackerError, parse_tracker, split_network_id
 
 logger = logging.getLogger(__name__)
@@ -29,30 +32,57 @@ class Attribution:
     error: str = ""
 
 
-def tracker_attribute(*, tracker: str, affiliate_id: int | None) -> Attribution:
-    """Find the affiliate and its tracker values (SPEC §3); the reason when that cannot be done."""
-    tracker = tracker.strip()
-    network_id = affiliate_id
-    if network_id is None:
-        prefixes = Affiliate.objects.values_list("tracker_prefix", flat=True).distinct()
-        network_id, _prefix = split_network_id(tracker, prefixes=list(prefixes))
-        if network_id is None:
-            reason = (
-                "no affiliate id given and none found in the tracker"
-                if tracker
-                else ("no affiliate id and no tracker given")
+class AffiliateBook:
+    """Affiliates by network id, loaded once for a whole batch of trackers."""
+
+    def __init__(self, *, trackers: Sequence[tuple[str, int | None]]) -> None:
+        self._prefixes: list[str] | None = None
+        wanted = {network_id for _, network_id in trackers if network_id is not None}
+        for tracker, network_id in trackers:
+            if network_id is None and tracker.strip():
+                found, _ = split_network_id(tracker.strip(), prefixes=self.prefixes)
+                if found is not None:
+                    wanted.add(found)
+        self.by_network_id = {
+            a.network_id: a for a in Affiliate.objects.filter(network_id__in=wanted)
+        }
+
+    @property
+    def prefixes(self) -> list[str]:
+        if self._prefixes is None:
+            self._prefixes = list(
+                Affiliate.objects.values_list("tracker_prefix", flat=True).distinct()
             )
-            return Attribution(None, {}, reason)
-    affiliate = Affiliate.objects.filter(network_id=network_id).first()
-    if affiliate is None:
-        return Attribution(None, {}, f"unknown affiliate {network_id}")
-    if not tracker:
-        return Attribution(affiliate, {name: "" for name in affiliate.tracker_params}, "")
-    try:
-        values = parse_tracker(tracker, affiliate.tracker_format, network_id=network_id)
-    except TrackerError as exc:
-        return Attribution(None, {}, f"affiliate {network_id}: {exc}")
-    return Attribution(affiliate, values)
+        return self._prefixes
+
+    def attribute(self, *, tracker: str, affiliate_id: int | None) -> Attribution:
+        """Find the affiliate and its tracker values (SPEC §3), or the reason it can't be done."""
+        tracker = tracker.strip()
+        network_id = affiliate_id
+        if network_id is None:
+            network_id, _prefix = split_network_id(tracker, prefixes=self.prefixes)
+            if network_id is None:
+                reason = (
+                    "no affiliate id given and none found in the tracker"
+                    if tracker
+                    else "no affiliate id and no tracker given"
+                )
+                return Attribution(None, {}, reason)
+        affiliate = self.by_network_id.get(network_id)
+        if affiliate is None:
+            return Attribution(None, {}, f"unknown affiliate {network_id}")
+        if not tracker:
+            return Attribution(affiliate, {name: "" for name in affiliate.tracker_params}, "")
+        try:
+            values = parse_tracker(tracker, affiliate.tracker_format, network_id=network_id)
+        except TrackerError as exc:
+            return Attribution(None, {}, f"affiliate {network_id}: {exc}")
+        return Attribution(affiliate, values)
+
+
+def tracker_attribute(*, tracker: str, affiliate_id: int | None) -> Attribution:
+    book = AffiliateBook(trackers=[(tracker, affiliate_id)])
+    return book.attribute(tracker=tracker, affiliate_id=affiliate_id)
 
 
 def format_amount(amount: Decimal | None) -> str:
@@ -93,15 +123,14 @@ def endpoint_render(*, endpoint: PostbackEndpoint, conversion: Conversion) -> st
     return render_url(endpoint.url_template, values)
 
 
-def deliveries_create(*, conversion: Conversion) -> list[Delivery]:
-    """Delivery rows for every endpoint that fires for this conversion, in the caller's
-    transaction. An endpoint whose template cannot be rendered is logged and skipped."""
-    if conversion.affiliate is None:
-        return []
-    now = timezone.now()
+def _deliveries_build(
+    *, conversion: Conversion, endpoints: Sequence[PostbackEndpoint], now: datetime
+) -> list[Delivery]:
+    """Delivery rows for the endpoints that fire for this conversion. An endpoint whose template
+    cannot be rendered is logged and skipped (validation makes that rare)."""
     deliveries = []
-    for endpoint in endpoints_for_event(
-        affiliate=conversion.affiliate, offer=conversion.offer, event_type=conversion.event_type
+    for endpoint in endpoints_firing(
+        endpoints, offer_id=conversion.offer_id, event_type_id=conversion.event_type_id
     ):
         try:
             url = endpoint_render(endpoint=endpoint, conversion=conversion)
@@ -120,7 +149,19 @@ def deliveries_create(*, conversion: Conversion) -> list[Delivery]:
                 enqueued_at=now,
             )
         )
-    return Delivery.objects.bulk_create(deliveries)
+    return deliveries
+
+
+@dataclass(frozen=True)
+class IngestItem:
+    transaction_id: str
+    event: str
+    offer_id: int
+    tracker: str = ""
+    affiliate_id: int | None = None
+    amount: Decimal | None = None
+    currency: str = ""
+    occurred_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +169,188 @@ class IngestResult:
     conversion: Conversion
     created: bool
     delivery_ids: list[int]
+
+
+_INSERT_FIELDS = (
+    "transaction_id",
+    "event_type",
+    "offer",
+    "affiliate",
+    "tracker_raw",
+    "tracker_values",
+    "amount",
+    "currency",
+    "occurred_at",
+    "received_at",
+    "attribution",
+    "attribution_error",
+)
+_INSERT_CHUNK = 500
+
+
+def _conversions_insert(conversions: Sequence[Conversion]) -> dict[tuple[str, int], int]:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING: exactly the rows this call created, by
+    (transaction_id, event_type_id). A twin that got in first, even a moment ago from another
+    process, is simply not returned: the unique constraint is the arbiter, with no error."""
+    fields = [cast("Field[Any, Any]", Conversion._meta.get_field(name)) for name in _INSERT_FIELDS]
+    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
+    table = connection.ops.quote_name(Conversion._meta.db_table)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    created: dict[tuple[str, int], int] = {}
+    for start in range(0, len(conversions), _INSERT_CHUNK):
+        chunk = conversions[start : start + _INSERT_CHUNK]
+        params: list[Any] = []
+        for conversion in chunk:
+            for field in fields:
+                value = getattr(conversion, field.attname)
+                params.append(field.get_db_prep_save(value, connection))
+        sql = (
+            f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * len(chunk))} "  # noqa: S608
+            "ON CONFLICT (transaction_id, event_type_id) DO NOTHING "
+            "RETURNING id, transaction_id, event_type_id"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            for pk, transaction_id, event_type_id in cursor.fetchall():
+                created[(transaction_id, event_type_id)] = pk
+    return created
+
+
+def conversions_ingest(*, items: Sequence[IngestItem]) -> list[IngestResult | ValidationError]:
+    """Store conversion events and their deliveries, each once, in one transaction.
+
+    One result per item, in order: the stored conversion (`created` False when the same
+    (transaction_id, event) was stored before, then nothing new is created and nothing fires
+    twice), or the ValidationError saying why the item was refused. Deliveries are handed to
+    the queue after commit; a bad item never sinks the others."""
+    now = timezone.now()
+    event_types = {
+        e.code: e
+        for e in EventType.objects.filter(is_active=True, code__in={i.event for i in items})
+    }
+    offers = {
+        o.network_offer_id: o
+        for o in Offer.objects.filter(network_offer_id__in={i.offer_id for i in items})
+    }
+    book = AffiliateBook(trackers=[(i.tracker, i.affiliate_id) for i in items])
+    results: list[IngestResult | ValidationError | None] = [None] * len(items)
+    first_of: dict[tuple[str, int], int] = {}
+    twins: list[tuple[int, int]] = []
+    candidates: list[tuple[int, Conversion]] = []
+    for index, item in enumerate(items):
+        event_type = event_types.get(item.event)
+        if event_type is None:
+            results[index] = ValidationError(
+                {"event": f"Unknown or inactive event {item.event!r}."}
+            )
+            continue
+        offer = offers.get(item.offer_id)
+        if offer is None:
+            results[index] = ValidationError({"offer_id": f"Unknown offer {item.offer_id}."})
+            continue
+        key = (item.transaction_id, event_type.pk)
+        if key in first_of:
+            twins.append((index, first_of[key]))
+            continue
+        first_of[key] = index
+        attribution = book.attribute(tracker=item.tracker, affiliate_id=item.affiliate_id)
+        candidates.append(
+            (
+                index,
+                Conversion(
+                    transaction_id=item.transaction_id,
+                    event_type=event_type,
+                    offer=offer,
+                    affiliate=attribution.affiliate,
+                    tracker_raw=item.tracker,
+                    tracker_values=attribution.values,
+                    amount=item.amount,
+                    currency=(item.currency or offer.currency).upper(),
+                    occurred_at=item.occurred_at or now,
+                    received_at=now,
+                    attribution=(
+                        Conversion.Attribution.ATTRIBUTED
+                        if attribution.affiliate
+                        else Conversion.Attribution.UNATTRIBUTED
+                    ),
+                    attribution_error=attribution.error[:500],
+                ),
+            )
+        )
+    with transaction.atomic():
+        created = _conversions_insert([c for _, c in candidates])
+        new: list[tuple[int, Conversion]] = []
+        old: list[tuple[int, Conversion]] = []
+        for index, conversion in candidates:
+            pk = created.get((conversion.transaction_id, conversion.event_type_id))
+            if pk is None:
+                old.append((index, conversion))
+            else:
+                conversion.pk = pk
+                new.append((index, conversion))
+        endpoints = endpoints_by_affiliate(
+            affiliate_ids={c.affiliate_id for _, c in new if c.affiliate_id is not None}
+        )
+        deliveries = Delivery.objects.bulk_create(
+            [
+                delivery
+                for _, conversion in new
+                if conversion.affiliate_id is not None
+                for delivery in _deliveries_build(
+                    conversion=conversion,
+                    endpoints=endpoints.get(conversion.affiliate_id, []),
+                    now=now,
+                )
+            ]
+        )
+        delivery_ids = [d.pk for d in deliveries]
+        transaction.on_commit(lambda: enqueue_ids(delivery_ids))
+    by_conversion: dict[int, list[int]] = defaultdict(list)
+    for delivery in deliveries:
+        by_conversion[delivery.conversion_id].append(delivery.pk)  # type: ignore[index]
+    for index, conversion in new:
+        results[index] = IngestResult(conversion, True, by_conversion[conversion.pk])
+    for index, result in _stored(keys={i: c for i, c in old}).items():
+        results[index] = result
+    for index, first in twins:
+        earlier = results[first]
+        if isinstance(earlier, IngestResult):
+            results[index] = IngestResult(earlier.conversion, False, earlier.delivery_ids)
+        else:
+            results[index] = earlier
+    if any(r is None for r in results):
+        # A conflicting row that is not visible yet: nothing is lost, the caller may retry.
+        raise DatabaseError("a conversion could not be read back after ingest; retry")
+    return cast("list[IngestResult | ValidationError]", results)
+
+
+def _stored(*, keys: dict[int, Conversion]) -> dict[int, IngestResult]:
+    """The conversions stored before, for the items that named them again."""
+    if not keys:
+        return {}
+    lookup = Q()
+    for conversion in keys.values():
+        lookup |= Q(
+            transaction_id=conversion.transaction_id, event_type_id=conversion.event_type_id
+        )
+    stored = {
+        (c.transaction_id, c.event_type_id): c
+        for c in Conversion.objects.select_related("event_type", "offer", "affiliate").filter(
+            lookup
+        )
+    }
+    ids: dict[int, list[int]] = defaultdict(list)
+    for conversion_id, delivery_id in (
+        Delivery.objects.filter(conversion__in=list(stored.values()), is_test=False)
+        .order_by("pk")
+        .values_list("conversion_id", "pk")
+    ):
+        ids[conversion_id].append(delivery_id)
+    return {
+        index: IngestResult(found, False, ids[found.pk])
+        for index, conversion in keys.items()
+        if (found := stored.get((conversion.transaction_id, conversion.event_type_id)))
+    }
 
 
 def conversion_ingest(
@@ -141,63 +364,25 @@ def conversion_ingest(
     currency: str = "",
     occurred_at: datetime | None = None,
 ) -> IngestResult:
-    """Store one conversion event and its deliveries, once.
-
-    The same (transaction_id, event) again, even at the same moment from another process, gives
-    back the first conversion and creates nothing. Deliveries go to the queue after commit."""
-    event_type = EventType.objects.filter(code=event, is_active=True).first()
-    if event_type is None:
-        raise ValidationError({"event": f"Unknown or inactive event {event!r}."})
-    offer = Offer.objects.filter(network_offer_id=offer_id).first()
-    if offer is None:
-        raise ValidationError({"offer_id": f"Unknown offer {offer_id}."})
-    existing = _existing(transaction_id=transaction_id, event_type=event_type)
-    if existing is not None:
-        return existing
-    attribution = tracker_attribute(tracker=tracker, affiliate_id=affiliate_id)
-    conversion = Conversion(
-        transaction_id=transaction_id,
-        event_type=event_type,
-        offer=offer,
-        affiliate=attribution.affiliate,
-        tracker_raw=tracker,
-        tracker_values=attribution.values,
-        amount=amount,
-        currency=(currency or offer.currency).upper(),
-        occurred_at=occurred_at or timezone.now(),
-        attribution=(
-            Conversion.Attribution.ATTRIBUTED
-            if attribution.affiliate
-            else Conversion.Attribution.UNATTRIBUTED
-        ),
-        attribution_error=attribution.error[:500],
+    """Store one conversion event and its deliveries, once (see conversions_ingest); raises
+    ValidationError naming an unknown event or offer."""
+    (result,) = conversions_ingest(
+        items=[
+            IngestItem(
+                transaction_id=transaction_id,
+                event=event,
+                offer_id=offer_id,
+                tracker=tracker,
+                affiliate_id=affiliate_id,
+                amount=amount,
+                currency=currency,
+                occurred_at=occurred_at,
+            )
+        ]
     )
-    try:
-        with transaction.atomic():
-            conversion.save(force_insert=True)
-            delivery_ids = [d.pk for d in deliveries_create(conversion=conversion)]
-            transaction.on_commit(lambda: enqueue_ids(delivery_ids))
-    except IntegrityError:
-        # A twin got in first (the unique constraint is the arbiter); answer with its result.
-        existing = _existing(transaction_id=transaction_id, event_type=event_type)
-        if existing is None:
-            raise
-        return existing
-    return IngestResult(conversion, True, delivery_ids)
-
-
-def _existing(*, transaction_id: str, event_type: EventType) -> IngestResult | None:
-    conversion = (
-        Conversion.objects.select_related("event_type", "offer", "affiliate")
-        .filter(transaction_id=transaction_id, event_type=event_type)
-        .first()
-    )
-    if conversion is None:
-        return None
-    ids = list(
-        conversion.deliveries.filter(is_test=False).order_by("pk").values_list("pk", flat=True)
-    )
-    return IngestResult(conversion, False, ids)
+    if isinstance(result, ValidationError):
+        raise result
+    return result
 
 
 def deliveries_replay(*, delivery_ids: Sequence[int]) -> list[int]:

@@ -55,3 +55,34 @@ def test_unattributable_trackers_say_why(tracker, affiliate_id, reason):
     got = tracker_attribute(tracker=tracker, affiliate_id=affiliate_id)
     assert got.affiliate is None
     assert reason in got.error
+
+
+@pytest.mark.django_db
+def test_many_items_one_answer_each_in_order_with_twins_and_refusals():
+    from postbacks.models import Conversion, Delivery
+    from postbacks.services import IngestItem, IngestResult, conversions_ingest
+    from tests.factories import OfferFactory, PostbackEndpointFactory
+
+    affiliate = AffiliateFactory(network_id=555, tracker_params=["clickId"])
+    PostbackEndpointFactory(affiliate=affiliate)
+    offer = OfferFactory(network_offer_id=77)
+    ok = IngestItem(transaction_id="a", event="signup", offer_id=77, affiliate_id=555)
+    results = conversions_ingest(
+        items=[
+            ok,
+            IngestItem(transaction_id="b", event="nope", offer_id=77),
+            ok,
+            IngestItem(transaction_id="c", event="signup", offer_id=1),
+            IngestItem(transaction_id="d", event="signup", offer_id=offer.network_offer_id),
+        ]
+    )
+    first, bad_event, twin, bad_offer, unattributed = results
+    assert isinstance(first, IngestResult) and first.created and len(first.delivery_ids) == 1
+    assert "event" in bad_event.message_dict
+    assert isinstance(twin, IngestResult) and not twin.created
+    assert (twin.conversion.pk, twin.delivery_ids) == (first.conversion.pk, first.delivery_ids)
+    assert "offer_id" in bad_offer.message_dict
+    assert unattributed.conversion.attribution == "unattributed"
+    again = conversions_ingest(items=[ok])[0]
+    assert (again.created, again.delivery_ids) == (False, first.delivery_ids)
+    assert (Conversion.objects.count(), Delivery.objects.count()) == (2, 1)
