@@ -12,6 +12,7 @@ from postbacks.apis import (
     DeliveryReplayApi,
     EndpointDetailApi,
     EndpointListCreateApi,
+    EndpointTestApi,
 )
 
 urlpatterns = [
@@ -26,4 +27,5 @@ urlpatterns = [
     path("offers/<int:pk>/", OfferDetailApi.as_view(), name="offer-detail"),
     path("postback-endpoints/", EndpointListCreateApi.as_view(), name="endpoint-list"),
     path("postback-endpoints/<int:pk>/", EndpointDetailApi.as_view(), name="endpoint-detail"),
+    path("postback-endpoints/<int:pk>/test/", EndpointTestApi.as_view(), name="endpoint-test"),
 ]

@@ -5,28 +5,32 @@ without bound, so their changelists never count a whole table and search only in
 """
 
 from collections.abc import Iterable
-from datetime import UTC
 from functools import cached_property
 from typing import Any
 
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.shortcuts import redirect
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
-from redis.exceptions import RedisError
 
 from affiliates.models import Affiliate
 from offers.models import Offer
-from postbacks import services
-from postbacks.forms import PostbackEndpointAdminForm, PostbackEndpointInlineFormSet
-from postbacks.macros import available_macros, macro_values, render_url
+from postbacks import services, testing
+from postbacks.forms import (
+    EndpointPreviewForm,
+    PostbackEndpointAdminForm,
+    PostbackEndpointInlineFormSet,
+)
+from postbacks.macros import available_macros
 from postbacks.models import Conversion, Delivery, DeliveryAttempt, EventType, PostbackEndpoint
-from postbacks.tracker import TrackerError, TrackerFormat, parse_tracker
 
 FIXED_EVENT_CODES = frozenset({"freereg", "trial", "signup", "rebill"})
 EXCERPT_PREVIEW = 200
@@ -114,19 +118,21 @@ def _replay(admin_: admin.ModelAdmin, request: HttpRequest, delivery_ids: list[i
     if not delivery_ids:
         admin_.message_user(request, "No deliveries to replay.", messages.WARNING)
         return
-    try:
-        queued = services.deliveries_replay(delivery_ids=delivery_ids)
-    except ValidationError as exc:
-        admin_.message_user(request, "; ".join(exc.messages), messages.ERROR)
-        return
-    except (RedisError, OSError) as exc:
-        admin_.message_user(request, f"The queue is unavailable: {exc}", messages.ERROR)
-        return
-    skipped = len(delivery_ids) - len(queued)
-    text = f"{len(queued)} {'delivery' if len(queued) == 1 else 'deliveries'} queued for replay."
+    replay = services.deliveries_replay(delivery_ids=delivery_ids)
+    count = len(replay.delivery_ids)
+    noun = "delivery" if count == 1 else "deliveries"
+    if replay.queued:
+        text = f"{count} {noun} queued for replay."
+    else:
+        text = (
+            f"{count} {noun} made due for replay; the queue is unavailable right now, so they "
+            "will be sent as soon as it is back."
+        )
+    skipped = len(delivery_ids) - count
     if skipped:
         text += f" {skipped} skipped: a worker is sending them right now."
-    admin_.message_user(request, text, messages.SUCCESS if queued else messages.WARNING)
+    level = messages.SUCCESS if count and replay.queued else messages.WARNING
+    admin_.message_user(request, text, level)
 
 
 def _error(message: str) -> SafeString:
@@ -170,59 +176,59 @@ class PostbackEndpointInline(admin.TabularInline):
         )
 
 
-def _tracker_in_link(link: str, fmt: TrackerFormat) -> str:
-    """The tracker (prefix ... suffix) inside an offer link."""
-    start = link.find(fmt.prefix)
-    if start == -1:
-        raise TrackerError("missing_prefix", f"the test link holds no tracker ({fmt.prefix}...)")
-    end = link.find(fmt.suffix, start + len(fmt.prefix))
-    if end == -1:
-        raise TrackerError("missing_suffix", f"the test link's tracker never ends ({fmt.suffix})")
-    return link[start : end + len(fmt.suffix)]
-
-
-def _sample_network_values(endpoint: PostbackEndpoint) -> dict[str, str]:
-    offer = endpoint.offer or Offer(network_offer_id=66013, name="Sample offer", kind="pps")
-    event = endpoint.event_types.order_by("code").first() or EventType(code="signup", name="Sale")
-    occurred = timezone.now().astimezone(UTC).replace(microsecond=0)
-    return {
-        "transaction_id": "SAMPLE-TX-1",
-        "conversion_id": "0",
-        "event": event.code,
-        "event_name": event.name,
-        "offer_id": str(offer.network_offer_id),
-        "offer_name": offer.name,
-        "offer_kind": offer.kind,
-        "affiliate_id": str(endpoint.affiliate.network_id),
-        "amount": str(offer.payout) if offer.payout is not None else "25.00",
-        "currency": offer.currency or "USD",
-        "timestamp": str(int(occurred.timestamp())),
-        "datetime": occurred.strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
-
-
-def endpoint_sample_url(endpoint: PostbackEndpoint) -> tuple[str, str]:
-    """The URL as it would be fired with sample network values, and where its tracker values
-    came from. Raises ValueError (TemplateError, TrackerError) naming the problem."""
-    affiliate = endpoint.affiliate
-    params = list(affiliate.tracker_params or [])
-    if endpoint.test_link:
-        fmt = affiliate.tracker_format
-        raw = _tracker_in_link(endpoint.test_link, fmt)
-        tracker = parse_tracker(raw, fmt, network_id=affiliate.network_id)
-        source = "tracker values from the test link"
+def _preview_html(preview: testing.Preview) -> SafeString:
+    """The live preview's first render; static/postbacks/endpoint_preview.js keeps it current."""
+    if preview.error:
+        body = _error(f"Cannot render a sample: {preview.error}")
     else:
-        tracker = {name: f"sample_{name}" for name in params}
-        source = "no test link: tracker values are samples"
-    values = macro_values(
-        network=_sample_network_values(endpoint), tracker=tracker, tracker_params=params
-    )
-    return render_url(endpoint.url_template, values), source
+        rows = format_html_join(
+            "",
+            "<li><strong>{}</strong> ({}): <code>{}</code></li>",
+            ((u.event, u.event_name, u.url) for u in preview.urls),
+        )
+        body = format_html(
+            '<ul class="postback-preview-urls">{}</ul><small>{}</small>', rows, preview.source
+        )
+    return body
+
+
+def _macros_rows(macros: dict[str, str]) -> SafeString:
+    return format_html_join("", "<tr><td><code>{{{}}}</code></td><td>{}</td></tr>", macros.items())
+
+
+def _result_cell(attempt: DeliveryAttempt | None, delivery: Delivery) -> SafeString:
+    code = attempt.status_code if attempt and attempt.status_code is not None else "-"
+    state = "succeeded" if delivery.state == Delivery.State.SUCCEEDED else delivery.state
+    return format_html('<strong class="test-{}">{}</strong><br>{}', state, code, state)
+
+
+def _test_rows(deliveries: list[Delivery]) -> SafeString:
+    rows = []
+    for delivery in deliveries:
+        attempts: list[DeliveryAttempt | None] = [*delivery.attempt_log.all()] or [None]
+        for attempt in attempts:
+            rows.append(
+                format_html(
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{} {}</code></td>"
+                    "<td>{}</td><td>{}</td></tr>",
+                    timezone.localtime(
+                        attempt.started_at if attempt else delivery.created_at
+                    ).strftime("%Y-%m-%d %H:%M:%S"),
+                    _result_cell(attempt, delivery),
+                    f"{attempt.duration_ms} ms" if attempt else "-",
+                    delivery.method,
+                    delivery.url,
+                    (attempt.error if attempt else "") or delivery.last_error or "-",
+                    _excerpt(attempt.response_excerpt if attempt else ""),
+                )
+            )
+    return format_html_join("", "{}", ((row,) for row in rows))
 
 
 @admin.register(PostbackEndpoint)
 class PostbackEndpointAdmin(admin.ModelAdmin):
     form = PostbackEndpointAdminForm
+    change_form_template = "admin/postbacks/postbackendpoint/change_form.html"
     list_display = (
         "id",
         "affiliate",
@@ -244,7 +250,13 @@ class PostbackEndpointAdmin(admin.ModelAdmin):
     )
     search_help_text = "Affiliate network id (exact) or name, offer id (exact), or URL."
     autocomplete_fields = ("affiliate", "offer", "event_types")
-    readonly_fields = ("available_macros_display", "sample_url", "created_at", "updated_at")
+    readonly_fields = (
+        "available_macros_display",
+        "sample_url",
+        "test_history",
+        "created_at",
+        "updated_at",
+    )
     fieldsets = (
         (None, {"fields": ("affiliate", "offer", "event_types", "status", "disabled_reason")}),
         (
@@ -254,10 +266,142 @@ class PostbackEndpointAdmin(admin.ModelAdmin):
         ("Preview", {"fields": ("sample_url",)}),
         (None, {"fields": (("created_at", "updated_at"),)}),
     )
+    test_fieldset: Any = (
+        "Test postbacks",
+        {
+            "fields": ("test_history",),
+            "description": "Test postbacks fire the saved endpoint at its receiver now, with the "
+            "tracker values of its test link. Newest first; the last "
+            f"{testing.TEST_HISTORY_LIMIT}.",
+        },
+    )
+
+    class Media:
+        js = ("postbacks/endpoint_preview.js",)
+        css = {"all": ("postbacks/endpoint_admin.css",)}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[PostbackEndpoint]:
         return super().get_queryset(request).prefetch_related("event_types")
 
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = list(super().get_fieldsets(request, obj))
+        if obj is not None and obj.pk is not None:
+            fieldsets.insert(-1, self.test_fieldset)
+        return fieldsets
+
+    def get_urls(self) -> list[URLPattern]:
+        opts = self.opts
+        name = f"{opts.app_label}_{opts.model_name}"
+        wrap = self.admin_site.admin_view
+        return [
+            path("preview/", wrap(self.preview_view), name=f"{name}_preview"),
+            path("<path:object_id>/test/", wrap(self.test_view), name=f"{name}_test"),
+            path("<path:object_id>/set-live/", wrap(self.set_live_view), name=f"{name}_set_live"),
+            *super().get_urls(),
+        ]
+
+    # --- Views: parse, call one service, shape the answer ------------------------------------
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        context = dict(extra_context or {})
+        endpoint = self.get_object(request, unquote(object_id))
+        if endpoint is not None:
+            can_change = self.has_change_permission(request, endpoint)
+            context.update(
+                can_test_postback=can_change,
+                can_go_live=can_change and testing.endpoint_can_go_live(endpoint=endpoint),
+                endpoint_is_live=endpoint.status == PostbackEndpoint.Status.LIVE,
+                test_postback_url=self._url("test", endpoint.pk),
+                set_live_url=self._url("set_live", endpoint.pk),
+            )
+        return super().change_view(request, object_id, form_url, context)
+
+    def _url(self, view: str, *args: Any) -> str:
+        return reverse(
+            f"admin:{self.opts.app_label}_{self.opts.model_name}_{view}",
+            args=args,
+            current_app=self.admin_site.name,
+        )
+
+    def _endpoint_for_change(self, request: HttpRequest, object_id: str) -> PostbackEndpoint:
+        endpoint = self.get_object(request, unquote(object_id))
+        if endpoint is None:
+            raise Http404("No such postback endpoint.")
+        if not self.has_change_permission(request, endpoint):
+            raise PermissionDenied
+        return endpoint
+
+    def test_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        endpoint = self._endpoint_for_change(request, object_id)
+        try:
+            result = testing.endpoint_test_fire(endpoint=endpoint, user=request.user)
+        except ValidationError as exc:
+            self.message_user(request, "; ".join(exc.messages), messages.ERROR)
+        else:
+            if result.succeeded:
+                text = f"Test postback answered {result.status_code} in {result.duration_ms} ms."
+            elif result.status_code is not None:
+                text = f"Test postback failed: the receiver answered {result.status_code}."
+            else:
+                text = f"Test postback failed: {result.error}."
+            self.message_user(
+                request, text, messages.SUCCESS if result.succeeded else messages.ERROR
+            )
+        return redirect(self._url("change", endpoint.pk) + "#test-postbacks")
+
+    def set_live_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        endpoint = self._endpoint_for_change(request, object_id)
+        try:
+            testing.endpoint_set_live(endpoint=endpoint, user=request.user)
+        except ValidationError as exc:
+            self.message_user(request, "; ".join(exc.messages), messages.ERROR)
+        else:
+            self.log_change(request, endpoint, "Set live after a successful test postback.")
+            self.message_user(request, f"Endpoint #{endpoint.pk} is live.", messages.SUCCESS)
+        return redirect(self._url("change", endpoint.pk))
+
+    def preview_view(self, request: HttpRequest) -> HttpResponse:
+        """JSON for the live preview: per-event URLs of the template as typed, or why not."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not (self.has_add_permission(request) or self.has_change_permission(request)):
+            raise PermissionDenied
+        form = EndpointPreviewForm(request.POST)
+        if not form.is_valid():
+            return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
+        data = form.cleaned_data
+        preview = testing.template_preview(
+            affiliate=data["affiliate"],
+            url_template=data["url_template"],
+            test_link=data["test_link"],
+            offer=data["offer"],
+            event_types=data["event_types"],
+        )
+        return JsonResponse(
+            {
+                "error": preview.error,
+                "source": preview.source,
+                "urls": [
+                    {"event": u.event, "event_name": u.event_name, "url": u.url}
+                    for u in preview.urls
+                ],
+                "macros": [
+                    {"name": name, "description": description}
+                    for name, description in preview.macros.items()
+                ],
+            }
+        )
+
+    # --- Display -------------------------------------------------------------------------------
     @admin.display(description="Offer")
     def offer_display(self, obj: PostbackEndpoint) -> str:
         return str(obj.offer) if obj.offer else "All offers"
@@ -269,23 +413,40 @@ class PostbackEndpointAdmin(admin.ModelAdmin):
     @admin.display(description="Available macros")
     def available_macros_display(self, obj: PostbackEndpoint | None) -> SafeString:
         params = (obj.affiliate.tracker_params or []) if obj and obj.affiliate_id else []
-        rows = format_html_join(
-            "",
-            "<tr><td><code>{{{}}}</code></td><td>{}</td></tr>",
-            available_macros(params).items(),
+        note = "" if obj and obj.affiliate_id else "Choose the affiliate to see its tracker macros."
+        return format_html(
+            '<table id="postback-macros"><tbody>{}</tbody></table>'
+            '<small id="postback-macros-note">{}</small>',
+            _macros_rows(available_macros(params)),
+            note,
         )
-        note = "" if obj and obj.affiliate_id else "Save to see the affiliate's tracker macros."
-        return format_html("<table><tbody>{}</tbody></table>{}", rows, note)
 
-    @admin.display(description="Sample postback URL")
-    def sample_url(self, obj: PostbackEndpoint | None) -> SafeString | str:
-        if obj is None or obj.pk is None:
-            return "Shown once the endpoint is saved."
-        try:
-            url, source = endpoint_sample_url(obj)
-        except ValueError as exc:
-            return _error(f"Cannot render a sample: {exc}")
-        return format_html("<code>{}</code><br><small>{}</small>", url, source)
+    @admin.display(description="Postback URL per event (sample conversion)")
+    def sample_url(self, obj: PostbackEndpoint | None) -> SafeString:
+        if obj is not None and obj.pk is not None:
+            body = _preview_html(testing.endpoint_preview(endpoint=obj))
+        else:
+            body = format_html("<small>{}</small>", "Type the template to see it rendered.")
+        return format_html(
+            '<div id="postback-preview" data-preview-url="{}" aria-live="polite">{}</div>',
+            self._url("preview"),
+            body,
+        )
+
+    @admin.display(description="Test postbacks")
+    def test_history(self, obj: PostbackEndpoint | None) -> SafeString:
+        deliveries = testing.endpoint_tests(endpoint=obj) if obj and obj.pk else []
+        if not deliveries:
+            return format_html(
+                '<div id="test-postbacks"><small>{}</small></div>',
+                "No test postback yet: press “Send test postback” above.",
+            )
+        return format_html(
+            '<div id="test-postbacks"><table class="test-postbacks"><thead><tr>'
+            "<th>Sent</th><th>Status</th><th>Latency</th><th>URL</th><th>Error</th>"
+            "<th>Answer (first KiB)</th></tr></thead><tbody>{}</tbody></table></div>",
+            _test_rows(deliveries),
+        )
 
 
 # ------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -14,11 +14,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.permissions import HasIngestScope, HasManageScope
-from postbacks import endpoints, services
+from postbacks import endpoints, selectors, services, testing
 from postbacks.models import Conversion, Delivery, DeliveryAttempt, EventType, PostbackEndpoint
 from postbacks.serializers import (
     MAX_ID,
     DeliveryOutputSerializer,
+    EndpointTestOutputSerializer,
     currency_validator,
     error_responses,
 )
@@ -91,8 +92,8 @@ class ConversionAnswerSerializer(serializers.Serializer):
     deliveries = serializers.ListField(child=serializers.IntegerField())
 
 
-def _ingest(data: dict[str, Any]) -> services.IngestResult:
-    return services.conversion_ingest(
+def _item(data: dict[str, Any]) -> services.IngestItem:
+    return services.IngestItem(
         transaction_id=data["transaction_id"],
         event=data["event"],
         offer_id=data["offer_id"],
@@ -145,7 +146,9 @@ class ConversionIngestApi(APIView):
     def post(self, request: Request) -> Response:
         serializer = ConversionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = _ingest(serializer.validated_data)
+        (result,) = services.conversions_ingest(items=[_item(serializer.validated_data)])
+        if isinstance(result, DjangoValidationError):
+            raise result
         return Response(
             ConversionAnswerSerializer(_answer(result)).data, status=_answer_status(result)
         )
@@ -205,33 +208,22 @@ class ConversionBatchApi(APIView):
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        results = [self._one(item) for item in serializer.validated_data["conversions"]]
+        results: list[dict[str, Any]] = []
+        valid: list[tuple[int, services.IngestItem]] = []
+        for index, item in enumerate(serializer.validated_data["conversions"]):
+            item_serializer = ConversionInputSerializer(data=item)
+            if item_serializer.is_valid():
+                valid.append((index, _item(item_serializer.validated_data)))
+                results.append({})
+            else:
+                results.append({"status": 400, "errors": item_serializer.errors})
+        ingested = services.conversions_ingest(items=[item for _, item in valid])
+        for (index, _), result in zip(valid, ingested, strict=True):
+            if isinstance(result, DjangoValidationError):
+                results[index] = {"status": 400, "errors": result.message_dict}
+            else:
+                results[index] = {"status": _answer_status(result), **_answer(result)}
         return Response(self.OutputSerializer({"results": results}).data)
-
-    @staticmethod
-    def _one(item: object) -> dict[str, Any]:
-        serializer = ConversionInputSerializer(data=item)
-        if not serializer.is_valid():
-            return {"status": 400, "errors": serializer.errors}
-        try:
-            result = _ingest(serializer.validated_data)
-        except DjangoValidationError as exc:
-            errors = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
-            return {"status": 400, "errors": errors}
-        return {"status": _answer_status(result), **_answer(result)}
-
-
-def _conversion_detail(*, conversion_id: int) -> Conversion:
-    attempts = DeliveryAttempt.objects.order_by("number")
-    deliveries = Delivery.objects.order_by("pk").prefetch_related(
-        Prefetch("attempt_log", queryset=attempts)
-    )
-    return get_object_or_404(
-        Conversion.objects.select_related("event_type", "offer", "affiliate").prefetch_related(
-            Prefetch("deliveries", queryset=deliveries)
-        ),
-        pk=conversion_id,
-    )
 
 
 @extend_schema(tags=["conversions"])
@@ -273,7 +265,7 @@ class ConversionDetailApi(APIView):
         responses={200: OutputSerializer, **error_responses(404)},
     )
     def get(self, request: Request, pk: int) -> Response:
-        conversion = _conversion_detail(conversion_id=pk)
+        conversion = get_object_or_404(selectors.conversions_with_deliveries(), pk=pk)
         return Response(self.OutputSerializer(conversion).data)
 
 
@@ -320,6 +312,10 @@ class DeliveryReplayApi(APIView):
             child=serializers.IntegerField(),
             help_text="The deliveries made due now and queued (one being sent is left alone).",
         )
+        queue_available = serializers.BooleanField(
+            help_text="False when the queue is away: the deliveries are due and are sent as "
+            "soon as it is back."
+        )
 
         class Meta:
             ref_name = "DeliveryReplayOutput"
@@ -333,9 +329,12 @@ class DeliveryReplayApi(APIView):
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        queued = services.deliveries_replay(delivery_ids=serializer.validated_data["ids"])
+        replay = services.deliveries_replay(delivery_ids=serializer.validated_data["ids"])
         return Response(
-            self.OutputSerializer({"queued": queued}).data, status=status.HTTP_202_ACCEPTED
+            self.OutputSerializer(
+                {"queued": replay.delivery_ids, "queue_available": replay.queued}
+            ).data,
+            status=status.HTTP_202_ACCEPTED,
         )
 
 
@@ -406,12 +405,6 @@ class EndpointInputSerializer(serializers.Serializer):
         ref_name = "PostbackEndpointInput"
 
 
-def _endpoints() -> QuerySet[PostbackEndpoint]:
-    return PostbackEndpoint.objects.select_related("affiliate", "offer").prefetch_related(
-        "event_types"
-    )
-
-
 @extend_schema(tags=["postback endpoints"])
 class EndpointListCreateApi(APIView):
     permission_classes = [HasManageScope]
@@ -435,7 +428,7 @@ class EndpointListCreateApi(APIView):
     def get(self, request: Request) -> Response:
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        queryset = _endpoints()
+        queryset = selectors.endpoint_list()
         if "affiliate_id" in filters.validated_data:
             queryset = queryset.filter(affiliate__network_id=filters.validated_data["affiliate_id"])
         if "status" in filters.validated_data:
@@ -456,7 +449,7 @@ class EndpointListCreateApi(APIView):
         serializer.is_valid(raise_exception=True)
         endpoint = endpoints.endpoint_create(**serializer.validated_data)
         return Response(
-            EndpointOutputSerializer(_endpoints().get(pk=endpoint.pk)).data,
+            EndpointOutputSerializer(selectors.endpoint_list().get(pk=endpoint.pk)).data,
             status=status.HTTP_201_CREATED,
         )
 
@@ -471,7 +464,9 @@ class EndpointDetailApi(APIView):
         responses={200: EndpointOutputSerializer, **error_responses(404)},
     )
     def get(self, request: Request, pk: int) -> Response:
-        return Response(EndpointOutputSerializer(get_object_or_404(_endpoints(), pk=pk)).data)
+        return Response(
+            EndpointOutputSerializer(get_object_or_404(selectors.endpoint_list(), pk=pk)).data
+        )
 
     @extend_schema(
         operation_id="postback_endpoints_update",
@@ -496,7 +491,7 @@ class EndpointDetailApi(APIView):
         serializer = EndpointInputSerializer(data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         endpoints.endpoint_update(endpoint=endpoint, data=serializer.validated_data)
-        return Response(EndpointOutputSerializer(_endpoints().get(pk=pk)).data)
+        return Response(EndpointOutputSerializer(selectors.endpoint_list().get(pk=pk)).data)
 
     @extend_schema(
         operation_id="postback_endpoints_destroy",
@@ -506,3 +501,45 @@ class EndpointDetailApi(APIView):
     def delete(self, request: Request, pk: int) -> Response:
         endpoints.endpoint_delete(endpoint=get_object_or_404(PostbackEndpoint, pk=pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(tags=["postback endpoints"])
+class EndpointTestApi(APIView):
+    permission_classes = [HasManageScope]
+
+    class InputSerializer(serializers.Serializer):
+        event = serializers.CharField(
+            max_length=32,
+            required=False,
+            help_text="One of the endpoint's event codes; default: the first (alphabetically).",
+        )
+
+        class Meta:
+            ref_name = "PostbackEndpointTestInput"
+
+    @extend_schema(
+        operation_id="postback_endpoints_test",
+        summary="Fire a test postback now",
+        description=(
+            "Renders the endpoint's template for a sample conversion with the tracker values of "
+            "its test link (transaction id `test-<unix time>`), sends it at once through the same "
+            "sender as real postbacks (address guard and timeouts included) and answers with the "
+            "attempt's result. Any status may be tested. The test is kept in the endpoint's "
+            "history as a test delivery; it is not retried. A template or test link that cannot "
+            "be used answers 400 and sends nothing."
+        ),
+        request=InputSerializer,
+        responses={200: EndpointTestOutputSerializer, **error_responses(400, 404, 413, 415)},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        endpoint = get_object_or_404(
+            PostbackEndpoint.objects.select_related("affiliate", "offer"), pk=pk
+        )
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = testing.endpoint_test_fire(
+            endpoint=endpoint,
+            event_code=serializer.validated_data.get("event"),
+            user=request.user,
+        )
+        return Response(EndpointTestOutputSerializer(result).data)

@@ -2,8 +2,10 @@
 
 from django import forms
 
-from postbacks.macros import TemplateError, validate_template
-from postbacks.models import PostbackEndpoint
+from affiliates.models import Affiliate
+from offers.models import Offer
+from postbacks.macros import MAX_URL_LENGTH, TemplateError, validate_template
+from postbacks.models import EventType, PostbackEndpoint
 
 
 class PostbackEndpointAdminForm(forms.ModelForm):
@@ -50,3 +52,14 @@ class PostbackEndpointInlineFormSet(forms.BaseInlineFormSet):
                 validate_template(template, params)
             except TemplateError as exc:
                 form.add_error("url_template", str(exc))
+
+
+class EndpointPreviewForm(forms.Form):
+    """The fields of the endpoint page the live preview renders from (unsaved, as typed)."""
+
+    affiliate = forms.ModelChoiceField(queryset=Affiliate.objects.all(), required=False)
+    offer = forms.ModelChoiceField(queryset=Offer.objects.all(), required=False)
+    event_types = forms.ModelMultipleChoiceField(queryset=EventType.objects.all(), required=False)
+    # Longer than a template may be, so that the template's own check names the problem.
+    url_template = forms.CharField(required=False, strip=False, max_length=10 * MAX_URL_LENGTH)
+    test_link = forms.CharField(required=False, max_length=10 * MAX_URL_LENGTH)

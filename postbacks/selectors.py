@@ -3,9 +3,17 @@
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 
+from django.db.models import Prefetch, QuerySet
+
 from affiliates.models import Affiliate
 from offers.models import Offer
-from postbacks.models import EventType, PostbackEndpoint
+from postbacks.models import (
+    Conversion,
+    Delivery,
+    DeliveryAttempt,
+    EventType,
+    PostbackEndpoint,
+)
 
 Status = PostbackEndpoint.Status
 
@@ -50,4 +58,20 @@ def endpoints_for_event(
     endpoints = endpoints_by_affiliate(affiliate_ids=[affiliate.pk], statuses=statuses)
     return endpoints_firing(
         endpoints.get(affiliate.pk, []), offer_id=offer.pk, event_type_id=event_type.pk
+    )
+
+
+def conversions_with_deliveries() -> QuerySet[Conversion]:
+    """Conversions with their deliveries and each delivery's attempts, in three queries."""
+    deliveries = Delivery.objects.order_by("pk").prefetch_related(
+        Prefetch("attempt_log", queryset=DeliveryAttempt.objects.order_by("number"))
+    )
+    return Conversion.objects.select_related("event_type", "offer", "affiliate").prefetch_related(
+        Prefetch("deliveries", queryset=deliveries)
+    )
+
+
+def endpoint_list() -> QuerySet[PostbackEndpoint]:
+    return PostbackEndpoint.objects.select_related("affiliate", "offer").prefetch_related(
+        "event_types"
     )

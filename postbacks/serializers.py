@@ -73,3 +73,26 @@ class DeliveryOutputSerializer(serializers.ModelSerializer):
             "attempt_log",
         )
         read_only_fields = fields
+
+
+class EndpointTestOutputSerializer(serializers.Serializer):
+    """The result of one test postback (postbacks.testing.TestResult)."""
+
+    url = serializers.CharField(help_text="The URL as rendered and sent.")
+    method = serializers.CharField()
+    event = serializers.CharField(help_text="The event code of the sample conversion.")
+    tracker_source = serializers.CharField(
+        source="source", help_text="Where the tracker values came from."
+    )
+    succeeded = serializers.BooleanField(help_text="True when the receiver answered 2xx.")
+    status_code = serializers.IntegerField(
+        allow_null=True, help_text="The receiver's status; null when it never answered."
+    )
+    duration_ms = serializers.IntegerField(allow_null=True, help_text="Latency of the attempt.")
+    response_excerpt = serializers.CharField(help_text="The first KiB of the receiver's answer.")
+    error = serializers.CharField(
+        help_text='Why it failed, e.g. "timed out after 15.0 s" or "address refused: ..."; '
+        "empty on success."
+    )
+    delivery_id = serializers.IntegerField(help_text="The test delivery kept in the history.")
+    attempt_id = serializers.IntegerField(allow_null=True)

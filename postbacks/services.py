@@ -385,8 +385,14 @@ def conversion_ingest(
     return result
 
 
-def deliveries_replay(*, delivery_ids: Sequence[int]) -> list[int]:
+@dataclass(frozen=True)
+class Replay:
+    delivery_ids: list[int]
+    # False when the queue is away: the deliveries are due and the sweep sends them once it is back.
+    queued: bool
+
+
+def deliveries_replay(*, delivery_ids: Sequence[int]) -> Replay:
     """Account managers' replay: due now whatever the state, then queued (SPEC §6)."""
     ids = delivery_services.deliveries_replay(delivery_ids=delivery_ids)
-    enqueue_ids(ids, trigger="manual")
-    return ids
+    return Replay(delivery_ids=ids, queued=enqueue_ids(ids, trigger="manual"))

@@ -114,7 +114,7 @@ def test_replay_queues_deliveries_again(
     )
 
     assert response.status_code == 202
-    assert response.json() == {"queued": [delivery_id]}
+    assert response.json() == {"queued": [delivery_id], "queue_available": True}
     assert Delivery.objects.get(pk=delivery_id).state == Delivery.State.PENDING
     assert queue.count == queued_before + 1
 

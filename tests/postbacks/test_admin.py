@@ -23,6 +23,7 @@ from tests.factories import (
     OfferFactory,
     PostbackEndpointFactory,
     SetupRequestFactory,
+    UserFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -189,9 +190,7 @@ def test_endpoint_page_shows_the_url_rendered_from_its_test_link(admin_client):
         test_link="https://offers.example/go?id=66013;tracker=trID_1234567_aff9-tx77-c0ffee_trID",
     )
     body = admin_client.get(admin_url(endpoint, "change", endpoint.pk)).content.decode()
-    assert (
-        "<code>https://track.example/pb?cid=c0ffee&amp;tx=SAMPLE-TX-1&amp;a=1234567</code>" in body
-    )
+    assert "<code>https://track.example/pb?cid=c0ffee&amp;tx=TEST-TX-1&amp;a=1234567</code>" in body
     assert "tracker values from the test link" in body
 
 
@@ -413,3 +412,243 @@ def test_delivery_search_finds_by_affiliate_network_id_and_endpoint_url(admin_cl
         body = admin_client.get(admin_url(Delivery, "changelist"), {"q": term}).content.decode()
         assert admin_url(mine, "change", mine.pk) in body
         assert admin_url(other, "change", other.pk) not in body
+
+
+# ------------------------------------------------------------------------------
+# Endpoints: test postbacks, set live, live preview
+# ------------------------------------------------------------------------------
+TEST_LINK = "https://offers.example/go?id=66013;tracker=trID_1234567_aff9-tx77-c0ffee_trID"
+
+
+def endpoint_in_testing(receiver, **overrides: Any) -> PostbackEndpoint:
+    affiliate = AffiliateFactory.create(
+        network_id=1234567, tracker_params=["affid", "TransID", "clickId"]
+    )
+    fields: dict[str, Any] = {
+        "affiliate": affiliate,
+        "url_template": receiver.base_url + "/pb?cid={clickId}&tx={transaction_id}",
+        "status": PostbackEndpoint.Status.TESTING,
+        "test_link": TEST_LINK,
+    }
+    fields.update(overrides)
+    return PostbackEndpointFactory.create(**fields)
+
+
+def endpoint_view_url(endpoint: PostbackEndpoint, view: str) -> str:
+    return reverse(f"admin:postbacks_postbackendpoint_{view}", args=[endpoint.pk])
+
+
+def test_change_page_has_test_and_disabled_set_live_buttons(admin_client, receiver):
+    endpoint = endpoint_in_testing(receiver)
+    body = admin_client.get(admin_url(endpoint, "change", endpoint.pk)).content.decode()
+    assert f'action="{endpoint_view_url(endpoint, "test")}"' in body
+    assert 'id="send-test-postback"' in body
+    assert "csrfmiddlewaretoken" in body
+    assert 'id="set-live" disabled' in body
+    assert "No test postback yet" in body
+
+
+def test_send_test_postback_shows_url_status_latency_and_escaped_answer(admin_client, receiver):
+    receiver.default = (200, {"Content-Type": "text/html"}, b"<script>alert('pwned')</script>ok")
+    endpoint = endpoint_in_testing(receiver)
+
+    response = admin_client.post(endpoint_view_url(endpoint, "test"), follow=True)
+
+    assert response.redirect_chain[-1][0].endswith(
+        admin_url(endpoint, "change", endpoint.pk) + "#test-postbacks"
+    )
+    (request,) = receiver.wait_for(1)
+    body = response.content.decode()
+    delivery = Delivery.objects.get(endpoint=endpoint, is_test=True)
+    attempt = delivery.attempt_log.get()
+    assert attempt.trigger == "manual"
+    assert f"Test postback answered 200 in {attempt.duration_ms} ms." in body
+    assert delivery.url == receiver.base_url + request.path
+    assert delivery.url.replace("&", "&amp;") in body
+    assert f"{attempt.duration_ms} ms" in body
+    assert "<script>alert(" not in body
+    assert "&lt;script&gt;alert(&#x27;pwned&#x27;)&lt;/script&gt;ok" in body
+    assert 'id="set-live"' in body
+    assert 'id="set-live" disabled' not in body  # enabled by the successful test
+
+
+def test_a_failed_test_is_shown_as_an_error_and_keeps_set_live_disabled(
+    admin_client, receiver, settings
+):
+    settings.POSTBACK_ALLOWED_NETWORKS = []
+    endpoint = endpoint_in_testing(receiver)
+    body = admin_client.post(endpoint_view_url(endpoint, "test"), follow=True).content.decode()
+    assert "Test postback failed: address refused" in body
+    assert 'id="set-live" disabled' in body
+    assert receiver.received == []
+
+
+def test_a_template_that_cannot_render_is_explained_and_nothing_sent(admin_client, receiver):
+    endpoint = endpoint_in_testing(receiver, url_template=receiver.base_url + "/pb?x={gone}")
+    body = admin_client.post(endpoint_view_url(endpoint, "test"), follow=True).content.decode()
+    assert "Nothing was sent: the template cannot be rendered: unknown macro {gone}" in body
+    assert not Delivery.objects.exists()
+
+
+def test_history_shows_the_last_tests_newest_first(admin_client, receiver):
+    endpoint = endpoint_in_testing(receiver)
+    receiver.replies = [(500, {}, b"answer-one"), (200, {}, b"answer-two")]
+    admin_client.post(endpoint_view_url(endpoint, "test"))
+    admin_client.post(endpoint_view_url(endpoint, "test"))
+    body = admin_client.get(admin_url(endpoint, "change", endpoint.pk)).content.decode()
+    history = body[body.index('id="test-postbacks"') :]
+    assert history.index("answer-two") < history.index("answer-one")
+    assert "receiver answered 500" in history
+
+
+def test_history_is_capped(admin_client, receiver):
+    endpoint = endpoint_in_testing(receiver)
+    for number in range(22):
+        attempt = DeliveryAttemptFactory.create(
+            delivery=DeliveryFactory.create(
+                conversion=None, endpoint=endpoint, is_test=True, state=State.SUCCEEDED
+            ),
+            response_excerpt=f"answer #{number:02}.",
+        )
+        Delivery.objects.filter(pk=attempt.delivery_id).update(
+            created_at=timezone.now() + timedelta(seconds=number)
+        )
+    body = admin_client.get(admin_url(endpoint, "change", endpoint.pk)).content.decode()
+    assert "answer #21." in body and "answer #02." in body
+    assert "answer #01." not in body and "answer #00." not in body
+
+
+def test_set_live_is_refused_without_a_successful_test(admin_client, receiver):
+    endpoint = endpoint_in_testing(receiver)
+    body = admin_client.post(endpoint_view_url(endpoint, "set_live"), follow=True).content.decode()
+    assert "Send a test postback that succeeds" in body
+    endpoint.refresh_from_db()
+    assert endpoint.status == PostbackEndpoint.Status.TESTING
+
+
+def test_set_live_after_a_successful_test(admin_client, receiver):
+    endpoint = endpoint_in_testing(receiver)
+    admin_client.post(endpoint_view_url(endpoint, "test"))
+    body = admin_client.post(endpoint_view_url(endpoint, "set_live"), follow=True).content.decode()
+    assert f"Endpoint #{endpoint.pk} is live." in body
+    assert 'id="set-live"' not in body
+    endpoint.refresh_from_db()
+    assert endpoint.status == PostbackEndpoint.Status.LIVE
+
+
+@pytest.mark.parametrize("view", ["test", "set_live"])
+def test_test_and_set_live_refuse_get(admin_client, receiver, view):
+    endpoint = endpoint_in_testing(receiver)
+    assert admin_client.get(endpoint_view_url(endpoint, view)).status_code == 405
+    assert receiver.received == []
+
+
+@pytest.mark.parametrize("view", ["test", "set_live"])
+def test_test_and_set_live_need_the_change_permission(client, receiver, view):
+    from django.contrib.auth.models import Permission
+
+    endpoint = endpoint_in_testing(receiver)
+    viewer = UserFactory.create(username="viewer")
+    viewer.user_permissions.add(Permission.objects.get(codename="view_postbackendpoint"))
+    client.force_login(viewer)
+    page = client.get(admin_url(endpoint, "change", endpoint.pk)).content.decode()
+    assert 'id="send-test-postback"' not in page
+    assert client.post(endpoint_view_url(endpoint, view)).status_code == 403
+    assert receiver.received == []
+    assert PostbackEndpoint.objects.get(pk=endpoint.pk).status == PostbackEndpoint.Status.TESTING
+
+
+def test_test_postback_needs_the_csrf_token(admin_user, receiver):
+    from django.test import Client
+
+    endpoint = endpoint_in_testing(receiver)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin_user)
+    assert client.post(endpoint_view_url(endpoint, "test")).status_code == 403
+    assert receiver.received == []
+
+
+def test_test_postback_of_an_unknown_endpoint_is_404(admin_client):
+    url = reverse("admin:postbacks_postbackendpoint_test", args=[999999])
+    assert admin_client.post(url).status_code == 404
+
+
+PREVIEW_URL = "/admin/postbacks/postbackendpoint/preview/"
+
+
+def preview(client, **data: Any) -> Any:
+    response = client.post(reverse("admin:postbacks_postbackendpoint_preview"), data)
+    return response.status_code, response.json()
+
+
+def test_preview_returns_the_url_of_each_selected_event(admin_client):
+    affiliate = AffiliateFactory.create(
+        network_id=1234567, tracker_params=["affid", "TransID", "clickId"]
+    )
+    offer = OfferFactory.create(network_offer_id=66013)
+    events = EventType.objects.filter(code__in=["signup", "trial"])
+    status, data = preview(
+        admin_client,
+        affiliate=affiliate.pk,
+        offer=offer.pk,
+        event_types=[e.pk for e in events],
+        url_template="https://t.example/pb?cid={clickId}&e={event}&sum={amount}&o={offer_id}",
+        test_link=TEST_LINK,
+        # The whole change form is posted; fields the preview does not use are ignored.
+        status="draft",
+        method="GET",
+    )
+    assert status == 200
+    assert data["error"] == ""
+    assert data["source"] == "tracker values from the test link"
+    assert data["urls"] == [
+        {
+            "event": "signup",
+            "event_name": EventType.objects.get(code="signup").name,
+            "url": "https://t.example/pb?cid=c0ffee&e=signup&sum=35.00&o=66013",
+        },
+        {
+            "event": "trial",
+            "event_name": EventType.objects.get(code="trial").name,
+            "url": "https://t.example/pb?cid=c0ffee&e=trial&sum=35.00&o=66013",
+        },
+    ]
+    names = [macro["name"] for macro in data["macros"]]
+    assert "clickId" in names and "p3" in names and "transaction_id" in names
+
+
+def test_preview_returns_the_error_for_an_unknown_macro(admin_client):
+    affiliate = AffiliateFactory.create(tracker_params=["affid", "clickId"])
+    status, data = preview(
+        admin_client, affiliate=affiliate.pk, url_template="https://t.example/pb?c={clickid}"
+    )
+    assert status == 200
+    assert data["urls"] == []
+    assert "unknown macro {clickid}" in data["error"]
+    assert "did you mean {clickId}" in data["error"]
+
+
+def test_preview_without_affiliate_lists_network_macros_only(admin_client):
+    status, data = preview(admin_client, url_template="https://t.example/pb?c={clickId}")
+    assert status == 200
+    assert "Choose the affiliate" in data["error"]
+    assert "clickId" not in [macro["name"] for macro in data["macros"]]
+
+
+def test_preview_is_staff_only_and_post_only(client, admin_client):
+    url = reverse("admin:postbacks_postbackendpoint_preview")
+    assert url == PREVIEW_URL
+    assert admin_client.get(url).status_code == 405
+    anonymous = client.post(url, {"url_template": "https://t.example/"})
+    assert anonymous.status_code == 302
+    assert "/login/" in anonymous["Location"]
+
+
+def test_endpoint_pages_load_the_preview_script_and_its_view_url(admin_client):
+    affiliate = AffiliateFactory.create()
+    endpoint = PostbackEndpointFactory.create(affiliate=affiliate)
+    for url in (admin_url(PostbackEndpoint, "add"), admin_url(endpoint, "change", endpoint.pk)):
+        body = admin_client.get(url).content.decode()
+        assert "postbacks/endpoint_preview.js" in body
+        assert f'data-preview-url="{PREVIEW_URL}"' in body
+        assert 'id="postback-macros"' in body

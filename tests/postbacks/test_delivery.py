@@ -362,7 +362,8 @@ def test_replay_sends_a_succeeded_delivery_again_as_manual(receiver):
         affiliate_id=endpoint.affiliate.network_id,
     )
     run_worker_burst()
-    assert deliveries_replay(delivery_ids=result.delivery_ids) == result.delivery_ids
+    replay = deliveries_replay(delivery_ids=result.delivery_ids)
+    assert (replay.delivery_ids, replay.queued) == (result.delivery_ids, True)
     run_worker_burst()
     first, second = receiver.wait_for(2)
     assert first.path == second.path

@@ -17,7 +17,7 @@ from django.db import connection
 from django.utils import timezone
 
 from postbacks.models import Delivery
-from postbacks.services import conversion_ingest
+from postbacks.services import conversion_ingest, deliveries_replay
 from tests.api.conftest import CONVERSIONS_URL, issue_token, token_client
 from tests.factories import AffiliateFactory, OfferFactory, PostbackEndpointFactory
 
@@ -211,3 +211,24 @@ def test_redis_outage_delays_postbacks_but_loses_none(receiver, private_redis, c
         stop(worker)
     paths = sorted(r.path for r in receiver.received)
     assert paths == sorted(f"/pb?tx=tx-{n}" for n in range(20))
+
+
+def test_replay_while_redis_is_down_is_kept_and_sent_later(receiver, private_redis):
+    affiliate, offer = AffiliateFactory(), OfferFactory()
+    PostbackEndpointFactory(
+        affiliate=affiliate, url_template=receiver.base_url + "/pb?tx={transaction_id}"
+    )
+    _ingest(affiliate, offer, 1)
+    delivery = Delivery.objects.get()
+    Delivery.objects.filter(pk=delivery.pk).update(state=State.DEAD)
+    private_redis["stop"]()
+    replay = deliveries_replay(delivery_ids=[delivery.pk])
+    assert (replay.delivery_ids, replay.queued) == ([delivery.pk], False)
+    assert Delivery.objects.get().state == State.PENDING
+    private_redis["start"]()
+    worker = start_worker(worker_env(str(private_redis["url"])))
+    try:
+        wait_until(_all_succeeded, 30, "the replayed delivery", _states)
+    finally:
+        stop(worker)
+    assert [r.path for r in receiver.received] == ["/pb?tx=tx-0"]
