@@ -51,7 +51,7 @@ class AffiliateBook:
     def prefixes(self) -> list[str]:
         if self._prefixes is None:
             self._prefixes = list(
-                Affiliate.objects.values_list("tracker_prefix", flat=True).distinct()
+                Affiliate.objects.order_by().values_list("tracker_prefix", flat=True).distinct()
             )
         return self._prefixes
 

@@ -5,6 +5,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import django_rq
+from django.conf import settings
+from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
 from rq.serializers import JSONSerializer
@@ -19,8 +21,17 @@ SWEEP_LIMIT = 20_000
 SWEEP_LOCK_KEY = "postbacks:sweep-lock"
 
 
+_connections: dict[str, Redis] = {}
+
+
 def get_queue() -> Queue:
-    return django_rq.get_queue(QUEUE_NAME, serializer=JSONSerializer)
+    """The postbacks queue, on one Redis client per process (and per configured URL): a new
+    client per call would open a new connection for every ingest request."""
+    url = str(settings.RQ_QUEUES[QUEUE_NAME]["URL"])
+    connection = _connections.get(url)
+    if connection is None:
+        connection = _connections[url] = django_rq.get_connection(QUEUE_NAME)
+    return django_rq.get_queue(QUEUE_NAME, serializer=JSONSerializer, connection=connection)
 
 
 def enqueue_ids(delivery_ids: Sequence[int], *, trigger: str = "auto") -> bool:
