@@ -3,14 +3,43 @@
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest
-from django.utils import timezone
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
 
 from affiliates.models import Affiliate, SetupRequest
-from affiliates.services import tracker_params_validate
+from affiliates.selectors import (
+    offers_active,
+    portal_base_url,
+    setup_preview_rows,
+    setup_request_comparison,
+    setup_request_reference,
+    setup_requests_new_count,
+)
+from affiliates.services import (
+    invite_send,
+    invite_token_make,
+    offer_link_build,
+    setup_event_codes,
+    setup_request_approve,
+    setup_request_reject,
+    tracker_params_validate,
+)
 from postbacks.admin import PostbackEndpointInline
+
+
+def _staff_user(request: HttpRequest) -> User:
+    """The logged-in account manager (admin views are behind admin_view, so never anonymous)."""
+    assert isinstance(request.user, User)
+    return request.user
 
 
 class TrackerParamsField(forms.CharField):
@@ -76,6 +105,7 @@ class AffiliateAdmin(admin.ModelAdmin):
     autocomplete_fields = ("account_manager",)
     readonly_fields = ("created_at", "updated_at")
     inlines = (PostbackEndpointInline,)
+    change_form_template = "admin/affiliates/affiliate/change_form.html"
     fieldsets = (
         (None, {"fields": ("network_id", "name", "email", "status", "account_manager")}),
         (
@@ -103,13 +133,115 @@ class AffiliateAdmin(admin.ModelAdmin):
     def endpoint_count(self, obj: Affiliate) -> int:
         return getattr(obj, "endpoint_total", 0)
 
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "<path:object_id>/invite/",
+                self.admin_site.admin_view(self.invite_view),
+                name="affiliates_affiliate_invite",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _affiliate(self, request: HttpRequest, object_id: str) -> Affiliate:
+        affiliate = self.get_object(request, unquote(object_id))
+        if affiliate is None:
+            raise Http404("No such affiliate.")
+        if not self.has_change_permission(request, affiliate):
+            raise PermissionDenied
+        return affiliate
+
+    def invite_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The signed invite link to copy, and a button that e-mails it to the affiliate."""
+        affiliate = self._affiliate(request, object_id)
+        token = invite_token_make(affiliate=affiliate)
+        link = portal_base_url(request=request) + reverse("setup:invite", kwargs={"token": token})
+        if request.method == "POST":
+            try:
+                sent_to = invite_send(affiliate=affiliate, link=link, sender=_staff_user(request))
+            except ValidationError as exc:
+                self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            else:
+                self.message_user(request, f"The invite link was e-mailed to {sent_to}.")
+            return redirect("admin:affiliates_affiliate_invite", object_id=affiliate.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": affiliate,
+            "title": f"Invite {affiliate} to the setup form",
+            "link": link,
+            "max_age_days": settings.SETUP_INVITE_MAX_AGE // 86400,
+        }
+        return TemplateResponse(request, "admin/affiliates/affiliate/invite.html", context)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        context = {**(extra_context or {}), **self._link_builder(request, object_id)}
+        return super().change_view(request, object_id, form_url, extra_context=context)
+
+    def _link_builder(self, request: HttpRequest, object_id: str) -> dict[str, Any]:
+        """The offer link for the offer chosen with ?offer=<pk> (SPEC §1's shape)."""
+        affiliate = self.get_object(request, unquote(object_id))
+        offers = list(offers_active())
+        context: dict[str, Any] = {"builder_offers": offers, "builder_offer": None}
+        chosen = request.GET.get("offer", "")
+        if affiliate is None or not chosen.isdigit():
+            return context
+        offer = next((o for o in offers if o.pk == int(chosen)), None)
+        if offer is None:
+            context["builder_error"] = "Choose an active offer."
+            return context
+        context["builder_offer"] = offer
+        try:
+            context["builder_link"] = offer_link_build(affiliate=affiliate, offer=offer)
+        except ValidationError as exc:
+            context["builder_error"] = " ".join(exc.messages)
+        return context
+
+
+class RejectForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason, for the affiliate",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 70}),
+    )
+
+
+SUBMITTED_FIELDS = (
+    "network_id",
+    "contact_email",
+    "offer_links",
+    "events",
+    "event_codes",
+    "url_template",
+    "method",
+    "tracker_params",
+    "tracker_separator",
+    "tracker_param_descriptions",
+    "test_link",
+    "questions",
+    "verified",
+    "client_ip",
+)
+
 
 @admin.register(SetupRequest)
 class SetupRequestAdmin(admin.ModelAdmin):
-    """What affiliates submitted through the setup form: read as sent, reviewed by a manager."""
+    """The queue of what affiliates asked for through the setup form (SPEC §7).
 
+    A request is read as sent and changes only through the review services: Approve (creates or
+    updates the affiliate and an endpoint in `testing`) and Reject (with a reason).
+    """
+
+    change_list_template = "admin/affiliates/setuprequest/change_list.html"
+    change_form_template = "admin/affiliates/setuprequest/change_form.html"
     list_display = (
-        "id",
+        "reference",
         "network_id",
         "affiliate",
         "contact_email",
@@ -118,14 +250,19 @@ class SetupRequestAdmin(admin.ModelAdmin):
         "status",
         "created_at",
     )
+    list_display_links = ("reference", "network_id")
     list_filter = ("status", "verified", "events")
     list_select_related = ("affiliate", "reviewed_by")
+    ordering = ("-created_at", "-pk")
     search_fields = ("network_id__exact", "contact_email", "affiliate__name")
     search_help_text = "Network id (exact), contact e-mail or affiliate name."
-    autocomplete_fields = ("affiliate", "reviewed_by")
     date_hierarchy = "created_at"
+    actions = ("approve_selected",)
     fieldsets = (
-        ("Review", {"fields": ("status", "affiliate", "rejection_reason")}),
+        (
+            "Review",
+            {"fields": ("status", "affiliate", "rejection_reason", ("reviewed_by", "reviewed_at"))},
+        ),
         (
             "Submitted",
             {
@@ -140,40 +277,167 @@ class SetupRequestAdmin(admin.ModelAdmin):
                     "test_link",
                     "questions",
                     ("verified", "client_ip"),
+                    ("created_at", "updated_at"),
                 )
             },
         ),
-        (None, {"fields": (("reviewed_by", "reviewed_at"), ("created_at", "updated_at"))}),
     )
     readonly_fields = (
-        "network_id",
-        "contact_email",
-        "offer_links",
-        "events",
-        "event_codes",
-        "url_template",
-        "method",
-        "tracker_params",
-        "tracker_separator",
-        "tracker_param_descriptions",
-        "test_link",
-        "questions",
-        "verified",
-        "client_ip",
+        "status",
+        "affiliate",
+        "rejection_reason",
         "reviewed_by",
         "reviewed_at",
+        *SUBMITTED_FIELDS,
         "created_at",
         "updated_at",
     )
+
+    @admin.display(description="Reference", ordering="pk")
+    def reference(self, obj: SetupRequest) -> str:
+        return setup_request_reference(setup_request=obj)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Requests come from affiliates through the setup form (SPEC §7), never from the admin.
         return False
 
-    def save_model(
-        self, request: HttpRequest, obj: SetupRequest, form: forms.ModelForm, change: bool
-    ) -> None:
-        if "status" in form.changed_data:
-            obj.reviewed_by = request.user  # type: ignore[assignment]
-            obj.reviewed_at = timezone.now()
-        super().save_model(request, obj, form, change)
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<path:object_id>/approve/",
+                view(self.approve_view),
+                name="affiliates_setuprequest_approve",
+            ),
+            path(
+                "<path:object_id>/reject/",
+                view(self.reject_view),
+                name="affiliates_setuprequest_reject",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        context = {**(extra_context or {}), "new_count": setup_requests_new_count()}
+        return super().changelist_view(request, extra_context=context)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        setup_request = self.get_object(request, unquote(object_id))
+        context = dict(extra_context or {})
+        if setup_request is not None:
+            context.update(
+                {
+                    "reference": setup_request_reference(setup_request=setup_request),
+                    "comparison": setup_request_comparison(setup_request=setup_request),
+                    "preview": self._preview(setup_request),
+                    "can_review": setup_request.status == SetupRequest.Status.NEW
+                    and self.has_change_permission(request, setup_request),
+                    "show_save": False,
+                    "show_save_and_continue": False,
+                    "show_save_and_add_another": False,
+                }
+            )
+        return super().change_view(request, object_id, form_url, extra_context=context)
+
+    @staticmethod
+    def _preview(setup_request: SetupRequest) -> list[Any]:
+        try:
+            codes = setup_event_codes(
+                events=setup_request.events, event_codes=setup_request.event_codes
+            )
+        except ValidationError:
+            return []
+        return setup_preview_rows(
+            network_id=setup_request.network_id,
+            event_codes=codes,
+            url_template=setup_request.url_template,
+            tracker_params=list(setup_request.tracker_params),
+            tracker_separator=setup_request.tracker_separator,
+            test_link=setup_request.test_link,
+        )
+
+    def _reviewable(self, request: HttpRequest, object_id: str) -> SetupRequest:
+        setup_request = self.get_object(request, unquote(object_id))
+        if setup_request is None:
+            raise Http404("No such setup request.")
+        if not self.has_change_permission(request, setup_request):
+            raise PermissionDenied
+        return setup_request
+
+    def _change_url(self, setup_request: SetupRequest) -> str:
+        return reverse("admin:affiliates_setuprequest_change", args=[setup_request.pk])
+
+    def approve_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        setup_request = self._reviewable(request, object_id)
+        if request.method != "POST":
+            return HttpResponseRedirect(self._change_url(setup_request))
+        try:
+            endpoint = setup_request_approve(
+                setup_request=setup_request, reviewer=_staff_user(request)
+            )
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            return HttpResponseRedirect(self._change_url(setup_request))
+        reference = setup_request_reference(setup_request=setup_request)
+        self.message_user(
+            request,
+            format_html(
+                "{} approved: postback endpoint #{} is in testing. Fire a test postback from its "
+                "page, then set it live.",
+                reference,
+                endpoint.pk,
+            ),
+            messages.SUCCESS,
+        )
+        return redirect("admin:postbacks_postbackendpoint_change", object_id=endpoint.pk)
+
+    def reject_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        setup_request = self._reviewable(request, object_id)
+        reference = setup_request_reference(setup_request=setup_request)
+        form = RejectForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                setup_request_reject(
+                    setup_request=setup_request,
+                    reviewer=_staff_user(request),
+                    reason=form.cleaned_data["reason"],
+                )
+            except ValidationError as exc:
+                self.message_user(request, " ".join(exc.messages), messages.ERROR)
+                return HttpResponseRedirect(self._change_url(setup_request))
+            self.message_user(request, f"{reference} rejected.", messages.SUCCESS)
+            return redirect("admin:affiliates_setuprequest_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": setup_request,
+            "title": f"Reject {reference}",
+            "form": form,
+            "reference": reference,
+        }
+        return TemplateResponse(request, "admin/affiliates/setuprequest/reject.html", context)
+
+    @admin.action(description="Approve the selected requests (endpoints in testing)")
+    def approve_selected(self, request: HttpRequest, queryset: QuerySet[SetupRequest]) -> None:
+        reviewer = _staff_user(request)
+        approved = 0
+        for setup_request in queryset.order_by("created_at"):
+            try:
+                setup_request_approve(setup_request=setup_request, reviewer=reviewer)
+            except ValidationError as exc:
+                reference = setup_request_reference(setup_request=setup_request)
+                self.message_user(request, f"{reference}: {' '.join(exc.messages)}", messages.ERROR)
+            else:
+                approved += 1
+        if approved:
+            self.message_user(
+                request, f"{approved} request(s) approved; their endpoints are in testing."
+            )

@@ -1,11 +1,17 @@
 """Project-level views that belong to no app."""
 
+import hmac
+
+from django.conf import settings
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django_rq import get_connection
+from prometheus_client import CONTENT_TYPE_LATEST
 from redis.exceptions import RedisError
+
+from postbacks.metrics import metrics_render
 
 
 @never_cache
@@ -29,3 +35,21 @@ def healthz(request: HttpRequest) -> JsonResponse:
         {"status": "ok" if healthy else "unavailable", "checks": checks},
         status=200 if healthy else 503,
     )
+
+
+@never_cache
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus' scrape: 404 while METRICS_TOKEN is unset (metrics off), 401 without a bearer
+    token, 403 with a wrong one."""
+    token = settings.METRICS_TOKEN
+    if not token:
+        raise Http404("Metrics are off: set METRICS_TOKEN.")
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        response = HttpResponse("Bearer token required.\n", status=401, content_type="text/plain")
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    if not hmac.compare_digest(given.strip().encode(), token.encode()):
+        return HttpResponse("Wrong token.\n", status=403, content_type="text/plain")
+    return HttpResponse(metrics_render(), content_type=CONTENT_TYPE_LATEST)

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -188,13 +189,60 @@ POSTBACK_RETENTION_DAYS = env.float("POSTBACK_RETENTION_DAYS", default=90)
 POSTBACK_RETENTION_INTERVAL = env.float("POSTBACK_RETENTION_INTERVAL", default=3600)
 
 # ------------------------------------------------------------------------------
+# Setup form (SPEC §7)
+# ------------------------------------------------------------------------------
+# Uses per client address per SETUP_RATE_WINDOW seconds: filed requests, and form posts of any
+# kind (previews, the live preview, submissions with errors).
+SETUP_RATE_LIMIT: dict[str, int] = {
+    "submit": env.int("SETUP_SUBMIT_LIMIT", default=5),
+    "preview": env.int("SETUP_PREVIEW_LIMIT", default=60),
+}
+SETUP_RATE_WINDOW = env.int("SETUP_RATE_WINDOW", default=3600)
+# Largest setup form body; every field has its own limit as well.
+SETUP_MAX_BODY_BYTES = env.int("SETUP_MAX_BODY_BYTES", default=32 * 1024)
+# The request header holding the client address, when a trusted proxy sets it (e.g.
+# HTTP_X_FORWARDED_FOR; its last entry is used). Empty: the connection's address (REMOTE_ADDR).
+SETUP_CLIENT_IP_HEADER = env.str("SETUP_CLIENT_IP_HEADER", default="")
+# How long an invite link works, in seconds (14 days).
+SETUP_INVITE_MAX_AGE = env.int("SETUP_INVITE_MAX_AGE", default=14 * 24 * 3600)
+# Who hears of a new setup request when the affiliate has no account manager with an e-mail.
+SETUP_NOTIFY_EMAIL: list[str] = env.list("SETUP_NOTIFY_EMAIL", default=[])
+# The portal's public address for links in e-mails and invites, e.g. https://postbacks.example;
+# empty: taken from the request.
+PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="")
+
+# ------------------------------------------------------------------------------
 # Logging
 # ------------------------------------------------------------------------------
 LOG_LEVEL = env.str("DJANGO_LOG_LEVEL", default="INFO")
+# "plain" for people at a terminal; "json" (one object per line, with conversion_id,
+# delivery_id, endpoint_id where a line concerns one) for log collectors in production.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "config.logging.ContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "config.logging.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }
+
+# ------------------------------------------------------------------------------
+# Operations: metrics and the admin dashboard (issue 7)
+# ------------------------------------------------------------------------------
+# The bearer token Prometheus sends to /metrics ("Authorization: Bearer <token>"). Empty: /metrics
+# answers 404, so metrics are off until a token is set.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# How long the admin dashboard's numbers are reused before they are computed again (seconds).
+DASHBOARD_CACHE_SECONDS = env.int("DASHBOARD_CACHE_SECONDS", default=30)

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from affiliates.models import Affiliate, SetupRequest
+from affiliates.models import Affiliate
 from postbacks.models import EventType, PostbackEndpoint
-from tests.factories import AffiliateFactory, PostbackEndpointFactory, SetupRequestFactory
+from tests.factories import AffiliateFactory, PostbackEndpointFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -160,16 +160,3 @@ def test_affiliate_page_lists_its_endpoints_inline(admin_client):
     body = admin_client.get(url).content.decode()
     assert "https://inline.example/pb?c={clickId}" in body
     assert reverse("admin:postbacks_postbackendpoint_change", args=[endpoint.pk]) in body
-
-
-def test_reviewing_a_setup_request_records_the_reviewer(admin_client, admin_user):
-    request = SetupRequestFactory.create()
-    url = reverse("admin:affiliates_setuprequest_change", args=[request.pk])
-    response = admin_client.post(
-        url, {"status": "rejected", "affiliate": "", "rejection_reason": "Unknown network id."}
-    )
-    assert response.status_code == 302
-    request.refresh_from_db()
-    assert request.status == SetupRequest.Status.REJECTED
-    assert request.reviewed_by == admin_user
-    assert request.reviewed_at is not None

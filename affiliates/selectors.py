@@ -1,0 +1,175 @@
+"""Reads for affiliates, their setup requests and the setup form's rate limit."""
+
+import logging
+from dataclasses import dataclass
+
+import django_rq
+from django.conf import settings
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from redis.exceptions import RedisError
+
+from affiliates.models import Affiliate, SetupRequest
+from offers.models import Offer
+from postbacks.models import EventType, PostbackEndpoint
+from postbacks.preview import TemplateError, TrackerError, preview_render, tracker_from_test_link
+from postbacks.tracker import TrackerFormat
+
+logger = logging.getLogger(__name__)
+
+RATE_KEY = "setup:rate:{bucket}:{client}"
+
+
+def setup_request_reference(*, setup_request: SetupRequest) -> str:
+    """The reference an affiliate quotes, e.g. SR-000123."""
+    return f"SR-{setup_request.pk:06d}"
+
+
+def portal_base_url(*, request: HttpRequest) -> str:
+    """The portal's public address for links sent out: PORTAL_BASE_URL, or the request's."""
+    return settings.PORTAL_BASE_URL.rstrip("/") or request.build_absolute_uri("/").rstrip("/")
+
+
+def setup_requests_new_count() -> int:
+    return SetupRequest.objects.filter(status=SetupRequest.Status.NEW).count()
+
+
+def event_types_active() -> QuerySet[EventType]:
+    return EventType.objects.filter(is_active=True).order_by("code")
+
+
+def offers_active() -> QuerySet[Offer]:
+    return Offer.objects.filter(is_active=True).order_by("name", "network_offer_id")
+
+
+def offer_for_link_id(*, link_id: int | None) -> Offer | None:
+    """The offer a test link points at (its ``id``), for realistic preview amounts."""
+    if link_id is None:
+        return None
+    return Offer.objects.filter(network_offer_id=link_id).first()
+
+
+@dataclass(frozen=True)
+class ComparisonRow:
+    label: str
+    asked: str
+    current: str
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.current) and self.asked != self.current
+
+
+def setup_request_comparison(*, setup_request: SetupRequest) -> list[ComparisonRow]:
+    """What the affiliate asked for next to its current settings, row by row, for review."""
+    affiliate = Affiliate.objects.filter(network_id=setup_request.network_id).first()
+    meanings = setup_request.tracker_param_descriptions or {}
+    asked_params = ", ".join(
+        f"{name} ({meanings[name]})" if meanings.get(name) else name
+        for name in setup_request.tracker_params
+    )
+    if affiliate is None:
+        return [
+            ComparisonRow("Affiliate", f"#{setup_request.network_id}", ""),
+            ComparisonRow("Tracker params", asked_params, ""),
+            ComparisonRow("Separator", setup_request.tracker_separator, ""),
+        ]
+    endpoints = PostbackEndpoint.objects.filter(affiliate=affiliate).prefetch_related("event_types")
+    endpoint_lines = [
+        f"#{e.pk} {e.get_status_display()} {e.method} "
+        f"[{', '.join(t.code for t in e.event_types.all())}] {e.url_template}"
+        for e in endpoints
+    ]
+    return [
+        ComparisonRow("Affiliate", f"#{setup_request.network_id}", str(affiliate)),
+        ComparisonRow(
+            "Tracker params",
+            ", ".join(setup_request.tracker_params),
+            ", ".join(affiliate.tracker_params or []),
+        ),
+        ComparisonRow("Param meanings", asked_params, ""),
+        ComparisonRow("Separator", setup_request.tracker_separator, affiliate.tracker_separator),
+        ComparisonRow(
+            "Prefix / suffix",
+            f"{affiliate.tracker_prefix} / {affiliate.tracker_suffix}",
+            f"{affiliate.tracker_prefix} / {affiliate.tracker_suffix}",
+        ),
+        ComparisonRow("E-mail", setup_request.contact_email, affiliate.email),
+        ComparisonRow(
+            "Postback endpoints",
+            f"new, testing {setup_request.method} {setup_request.url_template}",
+            "\n".join(endpoint_lines) or "none",
+        ),
+    ]
+
+
+def rate_limit_used(*, bucket: str, client: str) -> int:
+    """How many times ``client`` used ``bucket`` in the current window (0 when Redis is down:
+    the form keeps working without its rate limit rather than not at all)."""
+    try:
+        value = django_rq.get_connection("default").get(
+            RATE_KEY.format(bucket=bucket, client=client)
+        )
+    except RedisError:
+        logger.warning("setup rate limit: Redis unavailable, not limiting")
+        return 0
+    return int(value or 0)
+
+
+def rate_limit_reached(*, bucket: str, client: str) -> bool:
+    return rate_limit_used(bucket=bucket, client=client) >= settings.SETUP_RATE_LIMIT[bucket]
+
+
+@dataclass(frozen=True)
+class PreviewRow:
+    event: str
+    event_name: str
+    url: str = ""
+    error: str = ""
+
+
+def setup_preview_rows(
+    *,
+    network_id: int,
+    event_codes: list[str],
+    url_template: str,
+    tracker_params: list[str],
+    tracker_separator: str,
+    test_link: str,
+    affiliate: Affiliate | None = None,
+) -> list[PreviewRow]:
+    """The postback URL per event, as a test postback would fire it for the test link."""
+    affiliate = affiliate or Affiliate.objects.filter(network_id=network_id).first()
+    names = dict(EventType.objects.filter(code__in=event_codes).values_list("code", "name"))
+    prefix = affiliate.tracker_prefix if affiliate else "trID_"
+    suffix = affiliate.tracker_suffix if affiliate else "_trID"
+    try:
+        fmt = TrackerFormat(
+            prefix=prefix, suffix=suffix, separator=tracker_separator, params=tuple(tracker_params)
+        )
+        offer = offer_for_link_id(
+            link_id=tracker_from_test_link(
+                test_link=test_link, fmt=fmt, network_id=network_id
+            ).link_id
+        )
+    except TrackerError:
+        offer = None
+    rows = []
+    for code in event_codes:
+        try:
+            url = preview_render(
+                url_template=url_template,
+                tracker_params=tracker_params,
+                tracker_prefix=prefix,
+                tracker_suffix=suffix,
+                tracker_separator=tracker_separator,
+                network_id=network_id,
+                test_link=test_link,
+                event_code=code,
+                offer=offer,
+            )
+        except (TemplateError, TrackerError) as exc:
+            rows.append(PreviewRow(code, names.get(code, code), error=str(exc)))
+        else:
+            rows.append(PreviewRow(code, names.get(code, code), url=url))
+    return rows

@@ -1,0 +1,208 @@
+"""The public setup form (SPEC §7): parse the form, call the services, render the answer.
+
+Abuse protection, in the order a request meets it: the body size (413), CSRF (middleware), the
+per-address rate limit (429), the honeypot (a bot gets a fake confirmation; nothing is stored),
+then the per-field limits and the validation of the form itself.
+"""
+
+import secrets
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from affiliates.forms import SetupForm
+from affiliates.models import Affiliate
+from affiliates.selectors import portal_base_url, setup_preview_rows, setup_request_reference
+from affiliates.services import (
+    InviteError,
+    invite_token_read,
+    rate_limit_consume,
+    setup_request_submit,
+)
+
+DONE_SALT = "setup-done"
+View = Callable[..., HttpResponse]
+
+
+def client_address(request: HttpRequest) -> str:
+    header = settings.SETUP_CLIENT_IP_HEADER
+    if header and request.META.get(header):
+        # The last entry is the one our own proxy added; earlier ones are the client's word.
+        return str(request.META[header]).split(",")[-1].strip()
+    return str(request.META.get("REMOTE_ADDR") or "unknown")
+
+
+def _refusal(request: HttpRequest, *, status: int, title: str, message: str) -> HttpResponse:
+    if request.path.endswith("/preview/"):
+        return JsonResponse({"ok": False, "error": message}, status=status)
+    return render(request, "setup/error.html", {"title": title, "message": message}, status=status)
+
+
+def _guarded(view: View) -> View:
+    """Body size and rate limit for every POST, before the form is read."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method == "POST":
+            try:
+                length = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = settings.SETUP_MAX_BODY_BYTES + 1
+            if length > settings.SETUP_MAX_BODY_BYTES:
+                return _refusal(
+                    request,
+                    status=413,
+                    title="Too much text",
+                    message="The form is larger than we accept. Shorten the offer links or "
+                    "your questions and send it again.",
+                )
+            if not rate_limit_consume(bucket="preview", client=client_address(request)):
+                return _too_many(request)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _too_many(request: HttpRequest) -> HttpResponse:
+    minutes = settings.SETUP_RATE_WINDOW // 60
+    return _refusal(
+        request,
+        status=429,
+        title="Too many requests",
+        message="We received too many requests from your address. Please wait up to "
+        f"{minutes} minutes and try again, or write to your account manager.",
+    )
+
+
+def _invited(token: str | None) -> Affiliate | None:
+    return invite_token_read(token=token) if token else None
+
+
+def _invite_error(request: HttpRequest, exc: InviteError) -> HttpResponse:
+    title = "Invite link expired" if exc.status == 410 else "Invite link not valid"
+    return _refusal(request, status=exc.status, title=title, message=str(exc))
+
+
+def _preview(form: SetupForm) -> list[Any]:
+    data = form.cleaned_data
+    return setup_preview_rows(
+        network_id=data["network_id"],
+        event_codes=form.event_codes_list,
+        url_template=data["url_template"],
+        tracker_params=data["tracker_params"],
+        tracker_separator=data["tracker_separator"],
+        test_link=data["test_link"],
+        affiliate=form.affiliate,
+    )
+
+
+def _done(reference: str) -> HttpResponse:
+    return redirect("setup:done", signed=signing.dumps(reference, salt=DONE_SALT))
+
+
+@require_http_methods(["GET", "POST"])
+@_guarded
+def setup_form(request: HttpRequest, token: str | None = None) -> HttpResponse:
+    try:
+        affiliate = _invited(token)
+    except InviteError as exc:
+        return _invite_error(request, exc)
+    if request.method != "POST":
+        form = SetupForm(affiliate=affiliate)
+        return _page(request, form, token=token)
+    form = SetupForm(request.POST, affiliate=affiliate)
+    if form.is_bot():
+        return _done(f"SR-{secrets.randbelow(900_000) + 100_000:06d}")
+    if "preview" in request.POST or not form.is_valid():
+        preview = _preview(form) if form.is_valid() else None
+        return _page(request, form, token=token, preview=preview)
+    client = client_address(request)
+    if not rate_limit_consume(bucket="submit", client=client):
+        return _too_many(request)
+    data = form.cleaned_data
+    try:
+        setup_request = setup_request_submit(
+            network_id=data["network_id"],
+            contact_email=data["contact_email"],
+            offer_links=data["offer_links"],
+            events=data["events"],
+            event_codes=data.get("event_codes") or [],
+            url_template=data["url_template"],
+            method=data["method"],
+            tracker_params=data["tracker_params"],
+            tracker_param_descriptions=data["tracker_param_descriptions"],
+            tracker_separator=data["tracker_separator"],
+            test_link=data["test_link"],
+            questions=data.get("questions") or "",
+            client_ip=client if client != "unknown" else None,
+            invited_affiliate=affiliate,
+            base_url=portal_base_url(request=request),
+        )
+    except ValidationError as exc:
+        for field, messages in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, messages)
+        return _page(request, form, token=token)
+    return _done(setup_request_reference(setup_request=setup_request))
+
+
+def _page(
+    request: HttpRequest,
+    form: SetupForm,
+    *,
+    token: str | None,
+    preview: list[Any] | None = None,
+) -> HttpResponse:
+    preview_url = (
+        reverse("setup:invite-preview", kwargs={"token": token})
+        if token
+        else reverse("setup:preview")
+    )
+    return render(
+        request,
+        "setup/form.html",
+        {
+            "form": form,
+            "invited": form.affiliate,
+            "preview": preview,
+            "preview_url": preview_url,
+            "prefix": form.tracker_prefix,
+            "suffix": form.tracker_suffix,
+        },
+    )
+
+
+@require_POST
+@_guarded
+def setup_preview(request: HttpRequest, token: str | None = None) -> HttpResponse:
+    """The live preview: the same form posted by setup.js, answered as JSON."""
+    try:
+        affiliate = _invited(token)
+    except InviteError as exc:
+        return _invite_error(request, exc)
+    form = SetupForm(request.POST, affiliate=affiliate)
+    if not form.is_valid():
+        errors = {field: [str(m) for m in messages] for field, messages in form.errors.items()}
+        if form.params_errors:
+            errors["tracker_params"] = form.params_errors
+        return JsonResponse({"ok": False, "errors": errors})
+    rows = [
+        {"event": r.event, "event_name": r.event_name, "url": r.url, "error": r.error}
+        for r in _preview(form)
+    ]
+    return JsonResponse({"ok": True, "preview": rows})
+
+
+def setup_done(request: HttpRequest, signed: str) -> HttpResponse:
+    try:
+        reference = signing.loads(signed, salt=DONE_SALT, max_age=24 * 3600)
+    except signing.BadSignature:
+        return redirect("setup:form")
+    return render(request, "setup/done.html", {"reference": reference})
