@@ -123,7 +123,13 @@ class AffiliateAdmin(admin.ModelAdmin):
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Affiliate]:
-        return super().get_queryset(request).annotate(endpoint_total=Count("endpoints"))
+        # A GROUP BY query drops Meta.ordering; the autocomplete pages through this queryset.
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(endpoint_total=Count("endpoints"))
+            .order_by("network_id")
+        )
 
     @admin.display(description="Tracker params")
     def tracker_params_display(self, obj: Affiliate) -> str:
