@@ -118,13 +118,20 @@ def tracker_from_test_link(*, test_link: str, fmt: TrackerFormat, network_id: in
     return LinkTracker(tracker=tracker, link_id=link_id, values=values)
 
 
-def _network_values(
-    *, network_id: int, offer: Offer | None, event: EventType, occurred_at: datetime
+def sample_network_values(
+    *,
+    network_id: int,
+    offer: Offer | None,
+    event: EventType,
+    occurred_at: datetime,
+    transaction_id: str = PREVIEW_TRANSACTION_ID,
 ) -> dict[str, str]:
+    """The network macros of a sample conversion: the offer's payout (or 1.00 on a sample
+    offer), so every preview and test postback shows the same numbers."""
     payout = offer.payout if offer is not None and offer.payout is not None else SAMPLE_AMOUNT
     occurred = occurred_at.astimezone(UTC).replace(microsecond=0)
     return {
-        "transaction_id": PREVIEW_TRANSACTION_ID,
+        "transaction_id": transaction_id,
         "conversion_id": "0",
         "event": event.code,
         "event_name": event.name,
@@ -168,7 +175,7 @@ def preview_render(
     event = EventType.objects.filter(code=event_code).first()
     if event is None:
         raise TemplateError(f"unknown event {event_code!r}")
-    network = _network_values(
+    network = sample_network_values(
         network_id=network_id, offer=offer, event=event, occurred_at=timezone.now()
     )
     values = macro_values(network=network, tracker=link.values, tracker_params=tracker_params)

@@ -22,7 +22,11 @@ from postbacks.delivery.sender import send_now
 from postbacks.delivery.services import deliveries_claim, delivery_outcomes_record
 from postbacks.macros import TemplateError, available_macros, macro_values, render_url
 from postbacks.models import Delivery, DeliveryAttempt, EventType, PostbackEndpoint
-from postbacks.preview import PREVIEW_TRANSACTION_ID, _network_values, tracker_from_test_link
+from postbacks.preview import (
+    PREVIEW_TRANSACTION_ID,
+    sample_network_values,
+    tracker_from_test_link,
+)
 from postbacks.tracker import TrackerError
 
 logger = logging.getLogger(__name__)
@@ -76,12 +80,13 @@ def _sample_url(
     transaction_id: str,
     occurred_at: datetime,
 ) -> str:
-    # The setup form's sample conversion (offer payout or 1.00 on a sample offer), so both
-    # previews show the same numbers; a test postback has a transaction id of its own.
-    network = _network_values(
-        network_id=affiliate.network_id, offer=offer, event=event_type, occurred_at=occurred_at
+    network = sample_network_values(
+        network_id=affiliate.network_id,
+        offer=offer,
+        event=event_type,
+        occurred_at=occurred_at,
+        transaction_id=transaction_id,
     )
-    network["transaction_id"] = transaction_id
     params = list(affiliate.tracker_params or [])
     values = macro_values(network=network, tracker=tracker, tracker_params=params)
     return render_url(url_template, values)
