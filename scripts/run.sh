@@ -160,6 +160,8 @@ admin_login=$("$PY" manage.py ensure_admin --username admin)
 # 127.0.0.1, so the worker (and the web process, for test postbacks) may reach it here.
 export POSTBACK_ALLOWED_NETWORKS="${POSTBACK_ALLOWED_NETWORKS:+$POSTBACK_ALLOWED_NETWORKS,}127.0.0.1/32"
 say "demo setting: POSTBACK_ALLOWED_NETWORKS=$POSTBACK_ALLOWED_NETWORKS (never allow loopback in production)"
+# Setup requests of affiliates without an account manager are mailed here (console backend).
+export SETUP_NOTIFY_EMAIL="${SETUP_NOTIFY_EMAIL:-account-managers@localhost}"
 
 start receiver "$PY" manage.py demo_receiver --port "$RECEIVER_PORT"
 start worker "$PY" manage.py run_delivery_worker
