@@ -11,14 +11,14 @@ from django.contrib.auth.models import User
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from redis.exceptions import RedisError
 
 from affiliates.models import TRACKER_PARAM_PATTERN, Affiliate, SetupRequest
 from affiliates.selectors import RATE_KEY, setup_request_reference
+from config.services import delete_or_refuse, fields_apply, unique_save
 from offers.models import Offer
 from postbacks.endpoints import endpoint_create
 from postbacks.macros import TemplateError, validate_template
@@ -78,20 +78,11 @@ def _affiliate_save(affiliate: Affiliate) -> Affiliate:
     validation error, not a database error."""
     affiliate.full_clean()
     _endpoint_templates_check(affiliate=affiliate)
-    try:
-        with transaction.atomic():
-            affiliate.save()
-    except IntegrityError as exc:
-        if (
-            Affiliate.objects.filter(network_id=affiliate.network_id)
-            .exclude(pk=affiliate.pk)
-            .exists()
-        ):
-            raise ValidationError(
-                {"network_id": f"An affiliate with network id {affiliate.network_id} exists."}
-            ) from exc
-        raise
-    return affiliate
+    return unique_save(
+        affiliate,
+        field="network_id",
+        taken=f"An affiliate with network id {affiliate.network_id} exists.",
+    )
 
 
 def _endpoint_templates_check(*, affiliate: Affiliate) -> None:
@@ -140,25 +131,18 @@ def affiliate_create(
 
 def affiliate_update(*, affiliate: Affiliate, data: Mapping[str, Any]) -> Affiliate:
     """Change the given fields (names from AFFILIATE_FIELDS) and save, validated as on create."""
-    unknown = set(data) - set(AFFILIATE_FIELDS)
-    if unknown:
-        raise ValueError(f"not affiliate fields: {sorted(unknown)}")
-    for name, value in data.items():
-        setattr(affiliate, name, value)
+    fields_apply(affiliate, data, allowed=AFFILIATE_FIELDS)
     return _affiliate_save(affiliate)
 
 
 def affiliate_delete(*, affiliate: Affiliate) -> None:
     """Delete an affiliate and its endpoints; one with conversions or sent postbacks is kept
     (their history must stay) and should be paused instead."""
-    try:
-        with transaction.atomic():
-            affiliate.delete()
-    except ProtectedError as exc:
-        raise ValidationError(
-            f"Affiliate {affiliate.network_id} has conversions or deliveries and cannot be "
-            "deleted; pause it instead."
-        ) from exc
+    delete_or_refuse(
+        affiliate,
+        refusal=f"Affiliate {affiliate.network_id} has conversions or deliveries and cannot be "
+        "deleted; pause it instead.",
+    )
 
 
 # ------------------------------------------------------------------------------

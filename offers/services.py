@@ -4,10 +4,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError
-
+from config.services import delete_or_refuse, fields_apply, unique_save
 from offers.models import Offer
 
 OFFER_FIELDS = (
@@ -25,21 +22,11 @@ OFFER_FIELDS = (
 
 def _offer_save(offer: Offer) -> Offer:
     offer.full_clean()
-    try:
-        with transaction.atomic():
-            offer.save()
-    except IntegrityError as exc:
-        # Only the unique network offer id can fail after full_clean: taken meanwhile.
-        if (
-            Offer.objects.filter(network_offer_id=offer.network_offer_id)
-            .exclude(pk=offer.pk)
-            .exists()
-        ):
-            raise ValidationError(
-                {"network_offer_id": f"An offer with id {offer.network_offer_id} exists."}
-            ) from exc
-        raise
-    return offer
+    return unique_save(
+        offer,
+        field="network_offer_id",
+        taken=f"An offer with id {offer.network_offer_id} exists.",
+    )
 
 
 def offer_create(
@@ -71,21 +58,14 @@ def offer_create(
 
 def offer_update(*, offer: Offer, data: Mapping[str, Any]) -> Offer:
     """Change the given fields (names from OFFER_FIELDS) and save, validated as on create."""
-    unknown = set(data) - set(OFFER_FIELDS)
-    if unknown:
-        raise ValueError(f"not offer fields: {sorted(unknown)}")
-    for name, value in data.items():
-        setattr(offer, name, value)
+    fields_apply(offer, data, allowed=OFFER_FIELDS)
     return _offer_save(offer)
 
 
 def offer_delete(*, offer: Offer) -> None:
     """Delete an offer and its offer-level endpoints; one with conversions is kept."""
-    try:
-        with transaction.atomic():
-            offer.delete()
-    except ProtectedError as exc:
-        raise ValidationError(
-            f"Offer {offer.network_offer_id} has conversions or deliveries and cannot be "
-            "deleted; deactivate it instead."
-        ) from exc
+    delete_or_refuse(
+        offer,
+        refusal=f"Offer {offer.network_offer_id} has conversions or deliveries and cannot be "
+        "deleted; deactivate it instead.",
+    )

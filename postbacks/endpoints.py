@@ -9,9 +9,9 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import ProtectedError
 
 from affiliates.models import Affiliate
+from config.services import delete_or_refuse
 from offers.models import Offer
 from postbacks.models import EventType, PostbackEndpoint
 
@@ -106,11 +106,8 @@ def endpoint_update(*, endpoint: PostbackEndpoint, data: Mapping[str, Any]) -> P
 
 def endpoint_delete(*, endpoint: PostbackEndpoint) -> None:
     """Delete an endpoint that never had a delivery; one with deliveries keeps its history."""
-    try:
-        with transaction.atomic():
-            endpoint.delete()
-    except ProtectedError as exc:
-        raise ValidationError(
-            f"Postback endpoint #{endpoint.pk} has deliveries and cannot be deleted; "
-            "disable it instead."
-        ) from exc
+    delete_or_refuse(
+        endpoint,
+        refusal=f"Postback endpoint #{endpoint.pk} has deliveries and cannot be deleted; "
+        "disable it instead.",
+    )
