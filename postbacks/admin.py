@@ -9,21 +9,33 @@ from functools import cached_property
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin import AdminSite
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import ALL_VAR, PAGE_VAR
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import Q, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    JsonResponse,
+    QueryDict,
+    StreamingHttpResponse,
+)
 from django.shortcuts import redirect
+from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
 from django.utils.safestring import SafeString
 
 from affiliates.models import Affiliate
 from offers.models import Offer
-from postbacks import services, testing
+from postbacks import dashboard, exports, services, testing
 from postbacks.forms import (
     EndpointPreviewForm,
     PostbackEndpointAdminForm,
@@ -84,6 +96,36 @@ class RecordAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class ExportableRecordAdmin(RecordAdmin):
+    """A record admin whose changelist has an "Export CSV" button: it streams the rows the list
+    shows now, with its filters, search and date drill-down, every page (postbacks/exports.py)."""
+
+    export: Any = None  # exports.conversions_export or exports.deliveries_export
+
+    def get_urls(self) -> list[URLPattern]:
+        opts = self.opts
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "export/",
+                wrap(self.export_view),
+                name=f"{opts.app_label}_{opts.model_name}_export",
+            ),
+            *super().get_urls(),
+        ]
+
+    def export_view(self, request: HttpRequest) -> StreamingHttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        # The changelist's own parsing of the query string, without its paging.
+        params: QueryDict = request.GET.copy()
+        for var in (PAGE_VAR, ALL_VAR):
+            params.pop(var, None)
+        request.GET = params  # type: ignore[assignment]
+        changelist = self.get_changelist_instance(request)
+        return self.export(queryset=changelist.queryset)
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -297,6 +339,12 @@ class PostbackEndpointAdmin(admin.ModelAdmin):
             path("preview/", wrap(self.preview_view), name=f"{name}_preview"),
             path("<path:object_id>/test/", wrap(self.test_view), name=f"{name}_test"),
             path("<path:object_id>/set-live/", wrap(self.set_live_view), name=f"{name}_set_live"),
+            path("<path:object_id>/health/", wrap(self.health_view), name=f"{name}_health"),
+            path(
+                "<path:object_id>/health/replay/",
+                wrap(self.health_replay_view),
+                name=f"{name}_health_replay",
+            ),
             *super().get_urls(),
         ]
 
@@ -318,6 +366,7 @@ class PostbackEndpointAdmin(admin.ModelAdmin):
                 endpoint_is_live=endpoint.status == PostbackEndpoint.Status.LIVE,
                 test_postback_url=self._url("test", endpoint.pk),
                 set_live_url=self._url("set_live", endpoint.pk),
+                health_url=self._url("health", endpoint.pk),
             )
         return super().change_view(request, object_id, form_url, context)
 
@@ -368,6 +417,62 @@ class PostbackEndpointAdmin(admin.ModelAdmin):
             self.log_change(request, endpoint, "Set live after a successful test postback.")
             self.message_user(request, f"Endpoint #{endpoint.pk} is live.", messages.SUCCESS)
         return redirect(self._url("change", endpoint.pk))
+
+    def health_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Recent attempts, latency, last error, deliveries by state, and the replay button."""
+        endpoint = self.get_object(request, unquote(object_id))
+        if endpoint is None:
+            raise Http404("No such postback endpoint.")
+        if not self.has_view_permission(request, endpoint):
+            raise PermissionDenied
+        health = dashboard.endpoint_health(endpoint=endpoint)
+        chart = [
+            {
+                "t": timezone.localtime(a.started_at).strftime("%m-%d %H:%M:%S"),
+                "ms": a.duration_ms,
+                "ok": a.status_code is not None and 200 <= a.status_code < 300,
+            }
+            for a in reversed(health.attempts)
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Health of endpoint #{endpoint.pk}",
+            "subtitle": str(endpoint),
+            "original": endpoint,
+            "health": health,
+            "chart": {"points": chart},
+            "state_rows": [
+                (label, health.states.get(value, 0), value)
+                for value, label in Delivery.State.choices
+            ],
+            "can_replay": request.user.has_perm("postbacks.change_delivery"),
+            "replay_url": self._url("health_replay", endpoint.pk),
+            "change_url": self._url("change", endpoint.pk),
+            "deliveries_url": reverse("admin:postbacks_delivery_changelist"),
+            "endpoint_disabled": endpoint.status != PostbackEndpoint.Status.LIVE,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/postbacks/postbackendpoint/health.html", context)
+
+    def health_replay_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Replay the endpoint's failed and dead deliveries (POST, from the health page)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        endpoint = self.get_object(request, unquote(object_id))
+        if endpoint is None:
+            raise Http404("No such postback endpoint.")
+        if not request.user.has_perm("postbacks.change_delivery"):
+            raise PermissionDenied
+        _replay(self, request, dashboard.endpoint_replayable_ids(endpoint=endpoint))
+        if endpoint.status != PostbackEndpoint.Status.LIVE:
+            self.message_user(
+                request,
+                f"Endpoint #{endpoint.pk} is {endpoint.get_status_display().lower()}: its "
+                "deliveries are sent once it is live again.",
+                messages.WARNING,
+            )
+        return redirect(self._url("health", endpoint.pk))
 
     def preview_view(self, request: HttpRequest) -> HttpResponse:
         """JSON for the live preview: per-event URLs of the template as typed, or why not."""
@@ -475,7 +580,8 @@ class DeliveryInline(ReadOnlyInline):
 
 
 @admin.register(Conversion)
-class ConversionAdmin(RecordAdmin):
+class ConversionAdmin(ExportableRecordAdmin):
+    export = staticmethod(exports.conversions_export)
     list_display = (
         "transaction_id",
         "event_type",
@@ -594,7 +700,8 @@ def _excerpt(text: str, *, limit: int | None = None) -> SafeString | str:
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(RecordAdmin):
+class DeliveryAdmin(ExportableRecordAdmin):
+    export = staticmethod(exports.deliveries_export)
     list_display = (
         "id",
         "conversion",
@@ -706,3 +813,53 @@ class DeliveryAttemptAdmin(RecordAdmin):
     @admin.display(description="Response excerpt")
     def excerpt(self, obj: DeliveryAttempt) -> SafeString | str:
         return _excerpt(obj.response_excerpt)
+
+
+# ------------------------------------------------------------------------------
+# The dashboard: the admin's front page (issue 7)
+# ------------------------------------------------------------------------------
+MANAGER_VAR = "manager"
+
+
+def _manager_id(request: HttpRequest) -> int | None:
+    value = request.GET.get(MANAGER_VAR, "")
+    return int(value) if value.isdigit() and len(value) <= 18 else None
+
+
+def dashboard_context(request: HttpRequest) -> dict[str, Any]:
+    """What templates/admin/index.html shows above the app list; empty for users who may not
+    see deliveries."""
+    if not request.user.has_perm("postbacks.view_delivery"):
+        return {}
+    manager_id = _manager_id(request)
+    numbers = dashboard.dashboard_get(manager_id=manager_id)
+    return {
+        "dashboard": numbers,
+        "dashboard_charts": {
+            "hourly": numbers.hourly.as_chart(),
+            "daily": numbers.daily.as_chart(),
+        },
+        "unattributed_url": reverse("admin:postbacks_conversion_changelist")
+        + "?"
+        + urlencode(
+            {
+                "attribution__exact": Conversion.Attribution.UNATTRIBUTED,
+                "received_at__gte": numbers.unattributed_since.isoformat(timespec="seconds"),
+            }
+        ),
+        "queue": dashboard.queue_state(),
+        "managers": dashboard.account_managers(),
+        "manager_id": manager_id,
+        "manager_var": MANAGER_VAR,
+    }
+
+
+def _dashboard_index(request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+    return AdminSite.index(
+        admin.site, request, {**dashboard_context(request), **(extra_context or {})}
+    )
+
+
+# The project runs Django's default admin site; its index view gets the dashboard's numbers here
+# (a custom AdminSite class would have to replace "django.contrib.admin" in INSTALLED_APPS).
+admin.site.index = _dashboard_index  # type: ignore[method-assign]

@@ -36,6 +36,7 @@ class Outgoing:
     trigger: str = "auto"
     endpoint_id: int | None = None
     is_test: bool = False
+    event: str = ""
 
 
 @dataclass(frozen=True)

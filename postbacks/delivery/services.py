@@ -12,6 +12,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from postbacks import metrics
 from postbacks.delivery import breaker
 from postbacks.delivery.sender import Outcome, Outgoing
 from postbacks.models import Delivery, DeliveryAttempt, PostbackEndpoint
@@ -54,7 +55,7 @@ def deliveries_claim(
     if not won:
         return []
     rows = Delivery.objects.filter(lease_token=token).values_list(
-        "pk", "attempts", "url", "method", "endpoint_id", "is_test"
+        "pk", "attempts", "url", "method", "endpoint_id", "is_test", "conversion__event_type__code"
     )
     return [
         Outgoing(
@@ -66,8 +67,9 @@ def deliveries_claim(
             trigger=trigger,
             endpoint_id=endpoint_id,
             is_test=is_test,
+            event=event or "",
         )
-        for pk, n, url, method, endpoint_id, is_test in rows
+        for pk, n, url, method, endpoint_id, is_test, event in rows
     ]
 
 
@@ -163,6 +165,7 @@ def delivery_outcomes_record(*, outcomes: Iterable[Outcome]) -> int:
         with connection.cursor() as cursor:
             cursor.executemany(_update_sql(), updates)
         breaker.endpoint_streaks_update(outcomes=outcomes)
+    metrics.attempts_observe(outcomes=outcomes)
     return len(outcomes)
 
 

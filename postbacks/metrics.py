@@ -1,0 +1,230 @@
+"""Prometheus metrics (issue 7, item 3).
+
+Counters and the latency histogram must add up across every web and worker process, so the
+processes that do the work add to hashes in Redis (one pipelined round trip per batch) and
+`/metrics` reads them at scrape time. States (dead deliveries, disabled endpoints, queue depth)
+are read from the database and RQ when scraped. Metrics never fail the work they count: a Redis
+error is logged and the numbers of that batch are lost.
+"""
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils import timezone
+from prometheus_client import generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector, CollectorRegistry
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Worker
+
+from postbacks.delivery.queue import get_queue
+from postbacks.models import Delivery, PostbackEndpoint
+
+if TYPE_CHECKING:
+    from postbacks.delivery.sender import Outcome
+
+logger = logging.getLogger(__name__)
+
+ATTEMPTS_KEY = "postbacks:metrics:attempts"
+LATENCY_KEY = "postbacks:metrics:latency"
+INGEST_KEY = "postbacks:metrics:ingest"
+# Upper bounds of the attempt latency buckets, in milliseconds (the total timeout is 15 s).
+LATENCY_BUCKETS_MS = (10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 15000)
+TEST_EVENT = "test"
+
+
+def _redis() -> Redis:
+    return get_queue().connection
+
+
+def _bucket(duration_ms: int) -> str:
+    for bound in LATENCY_BUCKETS_MS:
+        if duration_ms <= bound:
+            return str(bound)
+    return "inf"
+
+
+# ------------------------------------------------------------------------------
+# Writers: called by the processes that do the work
+# ------------------------------------------------------------------------------
+def attempts_observe(*, outcomes: Sequence["Outcome"]) -> None:
+    """Count recorded attempts by the state they left their delivery in and its event, and
+    their latency. Called by delivery_outcomes_record once its batch is committed."""
+    if not outcomes:
+        return
+    try:
+        # Imported here: delivery.services calls this module.
+        from postbacks.delivery.services import judge
+
+        now = timezone.now()
+        states: Counter[str] = Counter()
+        buckets: Counter[str] = Counter()
+        total_ms = 0
+        for outcome in outcomes:
+            event = outcome.outgoing.event or TEST_EVENT
+            states[f"{judge(outcome, now=now).state}|{event}"] += 1
+            buckets[_bucket(outcome.duration_ms)] += 1
+            total_ms += outcome.duration_ms
+        pipe = _redis().pipeline(transaction=False)
+        for field, count in states.items():
+            pipe.hincrby(ATTEMPTS_KEY, field, count)
+        for field, count in buckets.items():
+            pipe.hincrby(LATENCY_KEY, field, count)
+        pipe.hincrby(LATENCY_KEY, "sum_ms", total_ms)
+        pipe.hincrby(LATENCY_KEY, "count", len(outcomes))
+        pipe.execute()
+    except Exception:
+        logger.warning("attempt metrics not recorded", exc_info=True)
+
+
+def ingest_request_count(*, api: str, status: int) -> None:
+    """Count one request to the ingest API (`api`: single or batch) by its answer's status."""
+    try:
+        _redis().hincrby(INGEST_KEY, f"{api}|{status}", 1)
+    except Exception:
+        logger.warning("ingest metrics not recorded", exc_info=True)
+
+
+class IngestMetricsMiddleware:
+    """Counts every POST to the ingest API by status, refusals included (401, 413, 415, ...).
+    Goes first in MIDDLEWARE so that it sees the answers other middleware gives."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self._paths: dict[str, str] | None = None
+
+    @property
+    def paths(self) -> dict[str, str]:
+        if self._paths is None:
+            self._paths = {
+                reverse("conversion-ingest"): "single",
+                reverse("conversion-batch"): "batch",
+            }
+        return self._paths
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        api = self.paths.get(request.path_info) if request.method == "POST" else None
+        if api is not None:
+            ingest_request_count(api=api, status=response.status_code)
+        return response
+
+
+# ------------------------------------------------------------------------------
+# The scrape
+# ------------------------------------------------------------------------------
+def _split(raw: dict[bytes, bytes]) -> Iterator[tuple[list[str], int]]:
+    for field, value in raw.items():
+        yield field.decode().split("|"), int(value)
+
+
+class PortalCollector(Collector):
+    """Reads the counters from Redis and the states from the database, once per scrape."""
+
+    def collect(self) -> Iterable[Metric]:
+        yield from self._counters()
+        yield from self._states()
+
+    def _counters(self) -> Iterator[Metric]:
+        try:
+            pipe = _redis().pipeline(transaction=False)
+            pipe.hgetall(ATTEMPTS_KEY)
+            pipe.hgetall(LATENCY_KEY)
+            pipe.hgetall(INGEST_KEY)
+            attempts, latency, ingest = pipe.execute()
+        except (RedisError, OSError) as exc:
+            logger.warning("metrics counters unavailable: %s", exc)
+            yield GaugeMetricFamily(
+                "postbacks_metrics_store_up", "1 when the Redis counters could be read.", value=0
+            )
+            return
+        yield GaugeMetricFamily(
+            "postbacks_metrics_store_up", "1 when the Redis counters could be read.", value=1
+        )
+        family = CounterMetricFamily(
+            "postbacks_delivery_attempts",
+            "Postback attempts by the state they left their delivery in (succeeded, failed: a "
+            "retry is scheduled, dead: no more automatic tries) and the conversion's event "
+            "(test: test postbacks).",
+            labels=["outcome", "event"],
+        )
+        for (outcome, event), count in _split(attempts):
+            family.add_metric([outcome, event], count)
+        yield family
+
+        values = {k.decode(): int(v) for k, v in latency.items()}
+        cumulative = 0
+        buckets: list[tuple[str, float]] = []
+        for bound in LATENCY_BUCKETS_MS:
+            cumulative += values.get(str(bound), 0)
+            buckets.append((repr(bound / 1000), cumulative))
+        buckets.append(("+Inf", cumulative + values.get("inf", 0)))
+        yield HistogramMetricFamily(
+            "postbacks_attempt_duration_seconds",
+            "How long postback attempts took, from connect to the answer's end.",
+            buckets=buckets,
+            sum_value=values.get("sum_ms", 0) / 1000,
+        )
+
+        requests = CounterMetricFamily(
+            "postbacks_ingest_requests",
+            "Requests to the ingest API (api: single or batch) by response status.",
+            labels=["api", "status"],
+        )
+        for (api, status), count in _split(ingest):
+            requests.add_metric([api, status], count)
+        yield requests
+
+    def _states(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "postbacks_deliveries_dead",
+            "Real deliveries that are dead: no more automatic attempts; they wait for a replay.",
+            value=Delivery.objects.filter(state=Delivery.State.DEAD, is_test=False).count(),
+        )
+        endpoints = PostbackEndpoint.objects.aggregate(
+            disabled=Count("id", filter=Q(status=PostbackEndpoint.Status.DISABLED)),
+            failing=Count(
+                "id",
+                filter=Q(failure_streak__gt=0) & ~Q(status=PostbackEndpoint.Status.DISABLED),
+            ),
+        )
+        yield GaugeMetricFamily(
+            "postbacks_endpoints_disabled",
+            "Endpoints disabled (by the circuit breaker or by hand).",
+            value=endpoints["disabled"],
+        )
+        yield GaugeMetricFamily(
+            "postbacks_endpoints_failing",
+            "Endpoints not disabled whose latest attempts failed.",
+            value=endpoints["failing"],
+        )
+        try:
+            queue = get_queue()
+            depth, workers = queue.count, Worker.count(queue=queue)
+        except (RedisError, OSError) as exc:
+            logger.warning("queue metrics unavailable: %s", exc)
+            return
+        yield GaugeMetricFamily(
+            "postbacks_queue_depth", "Jobs waiting on the postbacks queue.", value=depth
+        )
+        yield GaugeMetricFamily(
+            "postbacks_workers", "RQ workers listening to the postbacks queue.", value=workers
+        )
+
+
+def metrics_render() -> bytes:
+    """The Prometheus text exposition of every metric above."""
+    registry = CollectorRegistry()
+    registry.register(PortalCollector())
+    return generate_latest(registry)
