@@ -52,7 +52,7 @@ class DeliveryEngine:
         release: ReleaseOutgoing,
         max_in_flight: int,
         max_per_host: int,
-        max_held: int = 10_000,
+        max_held: int = 1024,
         host_wait: float = 5.0,
         batch_size: int = 500,
         batch_wait: float = 0.05,
