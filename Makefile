@@ -24,7 +24,7 @@ run: $(STAMP)
 	@PORT=$(PORT) scripts/run.sh
 
 web: $(STAMP)
-	$(BIN)/gunicorn config.wsgi --bind 0.0.0.0:$(PORT) --workers $${WEB_CONCURRENCY:-2} --access-logfile - --graceful-timeout 20
+	$(BIN)/gunicorn config.wsgi --bind 0.0.0.0:$(PORT) --workers $${WEB_CONCURRENCY:-2} --worker-class gthread --threads $${WEB_THREADS:-4} --access-logfile - --graceful-timeout 20
 
 worker: $(STAMP)
 	$(BIN)/python manage.py run_delivery_worker

@@ -1,31 +1,39 @@
-"""Reads for the admin dashboard and the per-endpoint health page (issue 7, items 1-2).
+"""Reads for the admin dashboard and the per-endpoint health page (issue 7, items 1-2), and the
+hourly rollup of attempts they read.
 
-Every aggregate is bounded in time on `DeliveryAttempt.started_at` (indexed), or counts a small
-table (endpoints) or a partial index (unattributed conversions), so the pages stay fast however
-many conversions are stored. The dashboard's numbers are cached for DASHBOARD_CACHE_SECONDS.
+The dashboard's charts and tables read `AttemptHourly` (one row per endpoint, hour and event,
+written with the attempts by `attempts_rollup`), bounded on its hour index and joined to
+endpoints and affiliates only: a million attempts a day are ~10,000 rollup rows. The health page
+reads attempts of one endpoint's recent deliveries. Other counts read a small table (endpoints)
+or a partial index (unattributed conversions). The dashboard's numbers are cached for
+DASHBOARD_CACHE_SECONDS.
 
 Charts count delivery ATTEMPTS (not deliveries) by what each attempt did:
 
 - succeeded: the receiver answered 2xx;
-- dead: the attempt was the last one of a delivery that is now dead (no more automatic tries);
-- failed: every other attempt (not 2xx; a retry was scheduled, or later came).
+- dead: the attempt left its delivery dead (no more automatic tries);
+- failed: every other attempt (not 2xx; a retry was scheduled).
+
+Rollup hours are UTC hours; days are grouped in the current time zone, exact for any zone whose
+offset is whole hours. Medians on the dashboard are interpolated within latency buckets.
 
 Test postbacks are left out everywhere but the health page's attempt list.
 """
 
 import logging
 import statistics
+from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Aggregate, Count, F, FloatField, Q, QuerySet
+from django.db.models import Aggregate, Count, FloatField, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 from redis.exceptions import RedisError
@@ -33,14 +41,23 @@ from rq import Worker
 
 from affiliates.models import Affiliate
 from postbacks.delivery.queue import get_queue
-from postbacks.models import Conversion, Delivery, DeliveryAttempt, PostbackEndpoint
+from postbacks.delivery.sender import Outcome
+from postbacks.models import (
+    AttemptHourly,
+    Conversion,
+    Delivery,
+    DeliveryAttempt,
+    PostbackEndpoint,
+)
 
 logger = logging.getLogger(__name__)
 
 State = Delivery.State
 SUCCESS = Q(status_code__gte=200, status_code__lt=300)
-# The last attempt of a delivery that is dead now.
-DEAD = Q(delivery__state=State.DEAD, number=F("delivery__attempts"))
+LATENCY_BOUNDS = AttemptHourly.LATENCY_BOUNDS
+LATENCY_FIELDS = [f"le_{bound}ms" for bound in LATENCY_BOUNDS] + [f"over_{LATENCY_BOUNDS[-1]}ms"]
+# The rollup's counters, in the order attempts_rollup adds them up.
+ROLLUP_COUNTS = ("succeeded", "failed", "dead", "latency_ms_total", *LATENCY_FIELDS)
 HOURS = 24
 DAYS = 30
 STATS_WINDOW = timedelta(hours=24)
@@ -155,6 +172,60 @@ class Dashboard:
 
 
 # ------------------------------------------------------------------------------
+# The hourly rollup of attempts
+# ------------------------------------------------------------------------------
+def _rollup_counts(outcome: Outcome, state: str) -> list[int]:
+    counts = [0] * len(ROLLUP_COUNTS)
+    if state == State.SUCCEEDED:
+        counts[0] = 1
+    elif state == State.DEAD:
+        counts[2] = 1
+    else:
+        counts[1] = 1
+    counts[3] = outcome.duration_ms
+    counts[4 + bisect_left(LATENCY_BOUNDS, outcome.duration_ms)] = 1
+    return counts
+
+
+def attempts_rollup(*, outcomes: Sequence[Outcome], verdict_states: Sequence[str]) -> int:
+    """Add a batch of attempts (and the delivery state each one's verdict gave) to the hourly
+    rollup; test postbacks are left out. Returns how many rollup rows were written.
+
+    One INSERT ... ON CONFLICT DO UPDATE adds to the rows already there, so concurrent batches
+    never lose counts; its rows go in key order, so two batches lock the rows they share in the
+    same order and never deadlock. Call it in the transaction that logs the attempts."""
+    rows: dict[tuple[int, datetime, str], list[int]] = {}
+    for outcome, state in zip(outcomes, verdict_states, strict=True):
+        out = outcome.outgoing
+        if out.is_test or out.endpoint_id is None:
+            continue
+        hour = outcome.started_at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        key = (out.endpoint_id, hour, out.event)
+        counts = _rollup_counts(outcome, state)
+        if key in rows:
+            rows[key] = [a + b for a, b in zip(rows[key], counts, strict=True)]
+        else:
+            rows[key] = counts
+    if not rows:
+        return 0
+    hour_field = AttemptHourly._meta.get_field("hour")
+    params: list[Any] = []
+    for (endpoint_id, hour, event), counts in sorted(rows.items()):
+        params += [endpoint_id, hour_field.get_db_prep_value(hour, connection), event, *counts]
+    columns = ("endpoint_id", "hour", "event", *ROLLUP_COUNTS)
+    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    sql = (
+        f"INSERT INTO {AttemptHourly._meta.db_table} AS t ({', '.join(columns)}) "  # noqa: S608
+        f"VALUES {', '.join([row] * len(rows))} "
+        "ON CONFLICT (endpoint_id, hour, event) DO UPDATE SET "
+        + ", ".join(f"{name} = t.{name} + EXCLUDED.{name}" for name in ROLLUP_COUNTS)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+    return len(rows)
+
+
+# ------------------------------------------------------------------------------
 # The dashboard
 # ------------------------------------------------------------------------------
 def dashboard_get(*, manager_id: int | None = None, use_cache: bool = True) -> Dashboard:
@@ -186,32 +257,28 @@ def dashboard_compute(*, manager_id: int | None = None, now: datetime | None = N
     )
 
 
-def _attempts(*, since: datetime, manager_id: int | None) -> QuerySet[DeliveryAttempt]:
-    attempts = DeliveryAttempt.objects.filter(started_at__gte=since, delivery__is_test=False)
+def _rollup(*, since: datetime, manager_id: int | None) -> QuerySet[AttemptHourly]:
+    rows = AttemptHourly.objects.filter(hour__gte=since)
     if manager_id is not None:
-        attempts = attempts.filter(delivery__endpoint__affiliate__account_manager_id=manager_id)
-    return attempts.order_by()
+        rows = rows.filter(endpoint__affiliate__account_manager_id=manager_id)
+    return rows.order_by()
 
 
 def _series(
-    attempts: QuerySet[DeliveryAttempt], trunc: Any, buckets: list[datetime], fmt: str
+    rollup: QuerySet[AttemptHourly], trunc: Any, buckets: list[datetime], fmt: str
 ) -> OutcomeSeries:
     rows = (
-        attempts.annotate(bucket=trunc)
+        rollup.annotate(bucket=trunc)
         .values("bucket")
-        .annotate(
-            total=Count("id"),
-            succeeded=Count("id", filter=SUCCESS),
-            dead=Count("id", filter=DEAD),
-        )
+        .annotate(succeeded=Sum("succeeded"), failed=Sum("failed"), dead=Sum("dead"))
     )
     by_bucket = {row["bucket"]: row for row in rows}
     succeeded, failed, dead = [], [], []
     for bucket in buckets:
-        row = by_bucket.get(bucket, {"total": 0, "succeeded": 0, "dead": 0})
+        row = by_bucket.get(bucket, {"succeeded": 0, "failed": 0, "dead": 0})
         succeeded.append(row["succeeded"])
+        failed.append(row["failed"])
         dead.append(row["dead"])
-        failed.append(row["total"] - row["succeeded"] - row["dead"])
     labels = [timezone.localtime(bucket).strftime(fmt) for bucket in buckets]
     return OutcomeSeries(labels, succeeded, failed, dead)
 
@@ -220,29 +287,18 @@ def attempts_per_hour(*, now: datetime, manager_id: int | None = None) -> Outcom
     """The last 24 hours, this hour included, one bucket per hour."""
     current = timezone.localtime(now).replace(minute=0, second=0, microsecond=0)
     buckets = [current - timedelta(hours=n) for n in range(HOURS - 1, -1, -1)]
-    attempts = _attempts(since=buckets[0], manager_id=manager_id)
+    rollup = _rollup(since=buckets[0], manager_id=manager_id)
     tz = timezone.get_current_timezone()
-    return _series(attempts, TruncHour("started_at", tzinfo=tz), buckets, "%H:00")
+    return _series(rollup, TruncHour("hour", tzinfo=tz), buckets, "%H:00")
 
 
 def attempts_per_day(*, now: datetime, manager_id: int | None = None) -> OutcomeSeries:
     """The last 30 days, today included, one bucket per day."""
     today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
     buckets = [today - timedelta(days=n) for n in range(DAYS - 1, -1, -1)]
-    attempts = _attempts(since=buckets[0], manager_id=manager_id)
+    rollup = _rollup(since=buckets[0], manager_id=manager_id)
     tz = timezone.get_current_timezone()
-    return _series(attempts, TruncDay("started_at", tzinfo=tz), buckets, "%m-%d")
-
-
-def _medians(attempts: QuerySet[DeliveryAttempt], group: str) -> dict[int, float]:
-    """Median duration per group: SQL on PostgreSQL; in Python elsewhere (SQLite demo)."""
-    if connection.vendor == "postgresql":
-        rows = attempts.values(group).annotate(median=Median("duration_ms"))
-        return {row[group]: row["median"] for row in rows}
-    durations: dict[int, list[int]] = defaultdict(list)
-    for key, duration in attempts.values_list(group, "duration_ms"):
-        durations[key].append(duration)
-    return {key: float(statistics.median(values)) for key, values in durations.items()}
+    return _series(rollup, TruncDay("hour", tzinfo=tz), buckets, "%m-%d")
 
 
 def _median(attempts: QuerySet[DeliveryAttempt]) -> float | None:
@@ -253,16 +309,44 @@ def _median(attempts: QuerySet[DeliveryAttempt]) -> float | None:
     return float(statistics.median(durations)) if durations else None
 
 
+def median_from_buckets(counts: Sequence[int]) -> float | None:
+    """The median of a latency histogram (counts per LATENCY_BUCKETS bucket, then the overflow),
+    interpolated linearly within the bucket that holds it, as Prometheus' histogram_quantile
+    does; in the overflow bucket, its lower bound."""
+    total = sum(counts)
+    if not total:
+        return None
+    rank = total / 2
+    below = 0
+    lower = 0
+    for upper, count in zip(LATENCY_BOUNDS, counts, strict=False):
+        if count and below + count >= rank:
+            return lower + (upper - lower) * (rank - below) / count
+        below += count
+        lower = upper
+    return float(lower)
+
+
 def _health(
     *, now: datetime, manager_id: int | None, group: str
 ) -> list[tuple[int, int, int, float | None]]:
-    attempts = _attempts(since=now - STATS_WINDOW, manager_id=manager_id)
-    counts = attempts.values(group).annotate(
-        attempts=Count("id"), succeeded=Count("id", filter=SUCCESS)
+    rows = (
+        _rollup(since=now - STATS_WINDOW, manager_id=manager_id)
+        .values(group)
+        .annotate(
+            ok=Sum("succeeded"),
+            ko=Sum("failed") + Sum("dead"),
+            **{field: Sum(field) for field in LATENCY_FIELDS},
+        )
     )
-    medians = _medians(attempts, group)
     return [
-        (row[group], row["attempts"], row["succeeded"], medians.get(row[group])) for row in counts
+        (
+            row[group],
+            row["ok"] + row["ko"],
+            row["ok"],
+            median_from_buckets([row[field] for field in LATENCY_FIELDS]),
+        )
+        for row in rows
     ]
 
 
@@ -274,7 +358,7 @@ def _worst_first(rows: Iterable[HealthRow]) -> list[HealthRow]:
 
 
 def health_by_affiliate(*, now: datetime, manager_id: int | None = None) -> list[HealthRow]:
-    rows = _health(now=now, manager_id=manager_id, group="delivery__endpoint__affiliate_id")
+    rows = _health(now=now, manager_id=manager_id, group="endpoint__affiliate_id")
     names = {
         a.pk: f"{a.network_id} {a.name}"
         for a in Affiliate.objects.filter(pk__in=[r[0] for r in rows])
@@ -286,7 +370,7 @@ def health_by_affiliate(*, now: datetime, manager_id: int | None = None) -> list
 
 
 def health_by_endpoint(*, now: datetime, manager_id: int | None = None) -> list[HealthRow]:
-    rows = _health(now=now, manager_id=manager_id, group="delivery__endpoint_id")
+    rows = _health(now=now, manager_id=manager_id, group="endpoint_id")
     names = {
         e.pk: f"#{e.pk} {e.affiliate.network_id} {e.affiliate.name}"
         for e in PostbackEndpoint.objects.filter(pk__in=[r[0] for r in rows]).select_related(

@@ -2,6 +2,7 @@
 which endpoint has trouble, its charts are drawn from the project's own static files, and two
 clicks (its health page, then replay) send its failed and dead postbacks again."""
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -10,6 +11,8 @@ from django.core.cache import cache
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from postbacks.dashboard import attempts_rollup
+from postbacks.delivery.sender import Outcome, Outgoing
 from postbacks.models import Delivery, PostbackEndpoint
 from tests.e2e.conftest import screenshot
 from tests.factories import (
@@ -41,23 +44,33 @@ def scene(manager: Any) -> PostbackEndpoint:
         failure_streak=31,
     )
     plan = [(healthy, 0.97, 60), (shaky, 0.8, 25), (broken, 0.0, 12)]
+    outcomes, states = [], []
     for endpoint, success, per_day in plan:
         for n in range(per_day):
             ok = (n % 100) < success * 100
             started = now - timedelta(hours=(n * 24 / per_day) % 24, days=n % 9)
-            delivery = DeliveryFactory(
+            delivery = DeliveryFactory.create(
                 endpoint=endpoint,
                 conversion=ConversionFactory(affiliate=endpoint.affiliate),
                 state=State.SUCCEEDED if ok else (State.DEAD if n % 3 == 0 else State.FAILED),
                 attempts=1,
             )
-            DeliveryAttemptFactory(
+            attempt = DeliveryAttemptFactory(
                 delivery=delivery,
                 started_at=started,
                 status_code=200 if ok else 503,
                 duration_ms=40 + (n * 37) % 400,
                 error="" if ok else "receiver answered 503",
             )
+            out = Outgoing(
+                delivery.pk, uuid.uuid4(), 1, delivery.url, "GET", endpoint_id=endpoint.pk
+            )
+            outcomes.append(
+                Outcome(out, started, attempt.duration_ms, status_code=attempt.status_code)
+            )
+            states.append(delivery.state)
+    # The dashboard reads the hourly rollup the workers keep along with the attempts.
+    attempts_rollup(outcomes=outcomes, verdict_states=states)
     ConversionFactory.create_batch(3, affiliate=None, attribution="unattributed")
     return broken
 

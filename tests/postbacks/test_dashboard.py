@@ -1,24 +1,29 @@
 """The admin's front page is the postbacks dashboard (issue 7, item 1): it renders with data and
-empty, and its numbers equal counts computed here from a known set of attempts."""
+empty, and its numbers equal counts computed here from a known set of attempts, recorded through
+the workers' write path (which keeps the hourly rollup the dashboard reads)."""
 
+import uuid
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from statistics import median
+from statistics import median_low
 from typing import Any
 
 import pytest
 from django.core.cache import cache
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
 from postbacks import dashboard
 from postbacks.delivery.queue import enqueue_ids
-from postbacks.models import Conversion, Delivery, PostbackEndpoint
+from postbacks.delivery.sender import Outcome, Outgoing
+from postbacks.delivery.services import delivery_outcomes_record
+from postbacks.models import AttemptHourly, Conversion, Delivery, PostbackEndpoint
 from tests.factories import (
     AffiliateFactory,
     ConversionFactory,
-    DeliveryAttemptFactory,
     DeliveryFactory,
     PostbackEndpointFactory,
     UserFactory,
@@ -67,46 +72,62 @@ def outcome(p: Planned) -> str:
     return "dead" if p.dead else "failed"
 
 
+def record(
+    delivery: Delivery, *, started_at: datetime, status: int | None, duration_ms: int
+) -> Outcome:
+    """One attempt of `delivery` through the workers' write path: claimed as deliveries_claim
+    does (sending, a fresh lease, one more attempt), then its outcome recorded."""
+    token = uuid.uuid4()
+    Delivery.objects.filter(pk=delivery.pk).update(
+        state=State.SENDING, lease_token=token, attempts=F("attempts") + 1
+    )
+    delivery.refresh_from_db()
+    event = delivery.conversion.event_type.code if delivery.conversion else ""
+    result = Outcome(
+        outgoing=Outgoing(
+            delivery_id=delivery.pk,
+            lease_token=token,
+            number=delivery.attempts,
+            url=delivery.url,
+            method=delivery.method,
+            endpoint_id=delivery.endpoint_id,
+            is_test=delivery.is_test,
+            event=event,
+        ),
+        started_at=started_at,
+        duration_ms=duration_ms,
+        status_code=status,
+        error="" if status else "connection refused",
+    )
+    delivery_outcomes_record(outcomes=[result])
+    return result
+
+
+def real_delivery(endpoint: PostbackEndpoint) -> Delivery:
+    return DeliveryFactory.create(
+        endpoint=endpoint, conversion=ConversionFactory(affiliate=endpoint.affiliate)
+    )
+
+
 @pytest.fixture
 def scene() -> dict[str, Any]:
     """Two managers, an endpoint each, and the attempts of PLAN at chosen times before NOW."""
     alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
     endpoints = {
-        "e1": PostbackEndpointFactory(affiliate=AffiliateFactory(account_manager=alice)),
-        "e2": PostbackEndpointFactory(affiliate=AffiliateFactory(account_manager=bob)),
+        "e1": PostbackEndpointFactory.create(affiliate=AffiliateFactory(account_manager=alice)),
+        "e2": PostbackEndpointFactory.create(affiliate=AffiliateFactory(account_manager=bob)),
     }
     previous: Delivery | None = None
     for p in PLAN:
         endpoint = endpoints[p.endpoint]
-        started = NOW - p.ago
         if p.dead:
-            # The second and last attempt of the delivery planned just before: now dead.
+            # The second attempt of the delivery planned just before; its 404 is not retried.
             assert previous is not None
-            Delivery.objects.filter(pk=previous.pk).update(state=State.DEAD, attempts=2)
-            DeliveryAttemptFactory(
-                delivery=previous,
-                number=2,
-                started_at=started,
-                status_code=p.status,
-                duration_ms=p.duration_ms,
-            )
-            continue
-        state = State.SUCCEEDED if outcome(p) == "succeeded" else State.FAILED
-        conversion = ConversionFactory(affiliate=endpoint.affiliate)
-        previous = DeliveryFactory.create(
-            conversion=None if p.test else conversion,
-            endpoint=endpoint,
-            is_test=p.test,
-            state=state,
-            attempts=1,
-        )
-        DeliveryAttemptFactory(
-            delivery=previous,
-            number=1,
-            started_at=started,
-            status_code=p.status,
-            duration_ms=p.duration_ms,
-        )
+        elif p.test:
+            previous = DeliveryFactory.create(conversion=None, endpoint=endpoint, is_test=True)
+        else:
+            previous = real_delivery(endpoint)
+        record(previous, started_at=NOW - p.ago, status=p.status, duration_ms=p.duration_ms)
     return {"alice": alice, "bob": bob, **endpoints}
 
 
@@ -154,9 +175,66 @@ def test_daily_chart_covers_thirty_days_and_leaves_older_attempts_out(scene):
 def test_test_postbacks_never_count():
     endpoint = PostbackEndpointFactory()
     delivery = DeliveryFactory(conversion=None, endpoint=endpoint, is_test=True)
-    DeliveryAttemptFactory(delivery=delivery, started_at=NOW - timedelta(minutes=5))
+    record(delivery, started_at=NOW - timedelta(minutes=5), status=200, duration_ms=12)
+    assert not AttemptHourly.objects.exists()
     assert dashboard.attempts_per_hour(now=NOW).total == 0
     assert dashboard.health_by_endpoint(now=NOW) == []
+
+
+def test_two_batches_for_the_same_endpoint_hour_add_up():
+    endpoint = PostbackEndpointFactory()
+    first = [
+        record(
+            real_delivery(endpoint), started_at=NOW - timedelta(minutes=m), status=s, duration_ms=d
+        )
+        for m, s, d in [(5, 200, 20), (10, 503, 700)]
+    ]
+    again = [
+        Outcome(
+            outgoing=first[0].outgoing,
+            started_at=NOW - timedelta(minutes=m),
+            duration_ms=d,
+            status_code=200,
+        )
+        for m, d in [(15, 40), (25, 30000)]
+    ]
+    dashboard.attempts_rollup(outcomes=again, verdict_states=[State.SUCCEEDED] * 2)
+
+    row = AttemptHourly.objects.get()
+    assert (row.endpoint_id, row.hour, row.event) == (endpoint.pk, NOW.replace(minute=0), "signup")
+    assert (row.succeeded, row.failed, row.dead) == (3, 1, 0)
+    assert row.latency_ms_total == 20 + 700 + 40 + 30000
+    assert (row.le_25ms, row.le_50ms, row.le_1000ms, row.over_15000ms) == (1, 1, 1, 1)
+    series = dashboard.attempts_per_hour(now=NOW)
+    assert (series.succeeded[-1], series.failed[-1], series.dead[-1]) == (3, 1, 0)
+
+
+def test_a_dead_verdict_counts_as_dead_and_a_retry_as_failed():
+    endpoint = PostbackEndpointFactory()
+    refused = real_delivery(endpoint)
+    record(refused, started_at=NOW - timedelta(minutes=5), status=404, duration_ms=10)
+    exhausted = real_delivery(endpoint)
+    for n in range(1, 4):
+        record(exhausted, started_at=NOW - timedelta(minutes=n), status=503, duration_ms=10)
+    Delivery.objects.filter(pk=exhausted.pk).update(attempts=7)  # the schedule has 7 retries
+    record(exhausted, started_at=NOW, status=503, duration_ms=10)
+    assert Delivery.objects.get(pk=refused.pk).state == State.DEAD
+    assert Delivery.objects.get(pk=exhausted.pk).state == State.DEAD
+    assert dashboard.attempts_per_hour(now=NOW).totals == {"succeeded": 0, "failed": 3, "dead": 2}
+
+
+def test_median_is_interpolated_within_its_latency_bucket():
+    assert dashboard.median_from_buckets([0] * 10) is None
+    assert dashboard.median_from_buckets([10] + [0] * 9) == 12.5
+    # 4 attempts: the 2nd one in order is in the (50, 100] bucket, the only one there.
+    assert dashboard.median_from_buckets([0, 1, 1, 1, 1, 0, 0, 0, 0, 0]) == 100
+    assert dashboard.median_from_buckets([0] * 9 + [3]) == 15000
+
+
+def bucket_bounds(duration_ms: int) -> tuple[int, float]:
+    bounds = AttemptHourly.LATENCY_BOUNDS
+    index = bisect_left(bounds, duration_ms)
+    return (bounds[index - 1] if index else 0, bounds[index] if index < len(bounds) else 15000)
 
 
 def test_success_rate_and_median_per_endpoint_worst_first(scene):
@@ -168,7 +246,10 @@ def test_success_rate_and_median_per_endpoint_worst_first(scene):
         ]
         assert row.attempts == len(planned)
         assert row.succeeded == sum(outcome(p) == "succeeded" for p in planned)
-        assert row.median_ms == median(p.duration_ms for p in planned)
+        # From buckets: within the latency bucket of the middle attempt.
+        low, high = bucket_bounds(median_low(p.duration_ms for p in planned))
+        assert row.median_ms is not None
+        assert low <= row.median_ms <= high
 
 
 def test_success_rate_per_affiliate_and_filter_by_account_manager(scene):
@@ -231,7 +312,12 @@ def test_dashboard_renders_above_the_app_list(admin_client, scene):
     assert html.index('id="postbacks-dashboard"') < html.index('id="content-main"')
     assert "app-postbacks" in html  # Django's app list is still there
     context = response.context
-    assert context["dashboard"].troubled_total == 1
+    # The scene's endpoints are failing too: the last attempt each recorded failed.
+    assert {t.id for t in context["dashboard"].troubled} == {
+        failing.pk,
+        scene["e1"].pk,
+        scene["e2"].pk,
+    }
     assert context["dashboard"].unattributed == 1
     assert (context["queue"].depth, context["queue"].workers) == (1, 0)
     health_url = reverse("admin:postbacks_postbackendpoint_health", args=[failing.pk])
@@ -257,10 +343,12 @@ def context_number(response: Any, name: str) -> Any:
 def test_manager_filter_shows_only_their_affiliates(admin_client, scene):
     now = timezone.now()
     for name in ("e1", "e2"):
-        delivery = DeliveryFactory(
-            endpoint=scene[name], conversion=ConversionFactory(affiliate=scene[name].affiliate)
+        record(
+            real_delivery(scene[name]),
+            started_at=now - timedelta(minutes=1),
+            status=200,
+            duration_ms=12,
         )
-        DeliveryAttemptFactory(delivery=delivery, started_at=now - timedelta(minutes=1))
     response = admin_client.get(reverse("admin:index"), {"manager": scene["alice"].pk})
     rows = response.context["dashboard"].endpoints
     assert [row.id for row in rows] == [scene["e1"].pk]
