@@ -14,11 +14,11 @@ from django.db.models import Field, Q
 from django.utils import timezone
 
 from affiliates.models import Affiliate
-from offers.models import Offer
+from postbacks import lookups
 from postbacks.delivery import services as delivery_services
 from postbacks.delivery.queue import enqueue_ids
 from postbacks.macros import TemplateError, macro_values, render_url
-from postbacks.models import Conversion, Delivery, EventType, PostbackEndpoint
+from postbacks.models import Conversion, Delivery, PostbackEndpoint
 from postbacks.selectors import endpoints_by_affiliate, endpoints_firing
 from postbacks.tracker import TrackerError, parse_tracker, split_network_id
 
@@ -37,30 +37,34 @@ class AffiliateBook:
 
     def __init__(self, *, trackers: Sequence[tuple[str, int | None]]) -> None:
         self._prefixes: list[str] | None = None
+        self._fresh = False
         wanted = {network_id for _, network_id in trackers if network_id is not None}
         for tracker, network_id in trackers:
             if network_id is None and tracker.strip():
-                found, _ = split_network_id(tracker.strip(), prefixes=self.prefixes)
+                found = self.network_id_in(tracker.strip())
                 if found is not None:
                     wanted.add(found)
         self.by_network_id = {
             a.network_id: a for a in Affiliate.objects.filter(network_id__in=wanted)
         }
 
-    @property
-    def prefixes(self) -> list[str]:
+    def network_id_in(self, tracker: str) -> int | None:
+        """The leading network id, by the affiliates' prefixes (asked again from the database
+        when the cached ones explain nothing: the prefix may be new)."""
         if self._prefixes is None:
-            self._prefixes = list(
-                Affiliate.objects.order_by().values_list("tracker_prefix", flat=True).distinct()
-            )
-        return self._prefixes
+            self._prefixes = lookups.tracker_prefixes()
+        found, _ = split_network_id(tracker, prefixes=self._prefixes)
+        if found is None and not self._fresh:
+            self._prefixes, self._fresh = lookups.tracker_prefixes(fresh=True), True
+            found, _ = split_network_id(tracker, prefixes=self._prefixes)
+        return found
 
     def attribute(self, *, tracker: str, affiliate_id: int | None) -> Attribution:
         """Find the affiliate and its tracker values (SPEC §3), or the reason it can't be done."""
         tracker = tracker.strip()
         network_id = affiliate_id
         if network_id is None:
-            network_id, _prefix = split_network_id(tracker, prefixes=self.prefixes)
+            network_id = self.network_id_in(tracker)
             if network_id is None:
                 reason = (
                     "no affiliate id given and none found in the tracker"
@@ -224,14 +228,8 @@ def conversions_ingest(*, items: Sequence[IngestItem]) -> list[IngestResult | Va
     twice), or the ValidationError saying why the item was refused. Deliveries are handed to
     the queue after commit; a bad item never sinks the others."""
     now = timezone.now()
-    event_types = {
-        e.code: e
-        for e in EventType.objects.filter(is_active=True, code__in={i.event for i in items})
-    }
-    offers = {
-        o.network_offer_id: o
-        for o in Offer.objects.filter(network_offer_id__in={i.offer_id for i in items})
-    }
+    event_types = lookups.active_event_types({i.event for i in items})
+    offers = lookups.offers_by_network_id({i.offer_id for i in items})
     book = AffiliateBook(trackers=[(i.tracker, i.affiliate_id) for i in items])
     results: list[IngestResult | ValidationError | None] = [None] * len(items)
     first_of: dict[tuple[str, int], int] = {}

@@ -11,6 +11,8 @@ from typing import Any
 import django_rq
 import pytest
 
+from postbacks import lookups
+
 
 @pytest.fixture(autouse=True)
 def _event_types(request: pytest.FixtureRequest) -> None:
@@ -24,6 +26,14 @@ def _event_types(request: pytest.FixtureRequest) -> None:
 
     migration = importlib.import_module("postbacks.migrations.0002_event_types")
     migration.create_event_types(apps, None)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_lookups() -> Iterator[None]:
+    """Rows cached by ingest belong to the test that made them (each test's rows roll back)."""
+    lookups.clear()
+    yield
+    lookups.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -171,6 +171,8 @@ POSTBACK_RETRY_SCHEDULE: list[int] = [
 ]
 POSTBACK_RETRY_JITTER = env.float("POSTBACK_RETRY_JITTER", default=0.1)
 # Postbacks in flight at once per worker process, and per receiver host.
+# Seconds event types, offers and tracker prefixes are reused by ingest (postbacks/lookups.py).
+INGEST_LOOKUP_SECONDS = env.float("INGEST_LOOKUP_SECONDS", default=10.0)
 POSTBACK_MAX_IN_FLIGHT = env.int("POSTBACK_MAX_IN_FLIGHT", default=512)
 POSTBACK_MAX_PER_HOST = env.int("POSTBACK_MAX_PER_HOST", default=32)
 # How long a delivery may wait for a busy receiver before it goes back to the database.

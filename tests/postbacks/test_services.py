@@ -86,3 +86,51 @@ def test_many_items_one_answer_each_in_order_with_twins_and_refusals():
     again = conversions_ingest(items=[ok])[0]
     assert (again.created, again.delivery_ids) == (False, first.delivery_ids)
     assert (Conversion.objects.count(), Delivery.objects.count()) == (2, 1)
+
+
+@pytest.mark.django_db
+def test_cached_lookups_still_see_a_new_offer_and_a_new_tracker_prefix():
+    from postbacks.services import IngestItem, conversions_ingest
+    from tests.factories import OfferFactory
+
+    AffiliateFactory(network_id=100, tracker_params=["a"])
+    OfferFactory(network_offer_id=1)
+    first = conversions_ingest(
+        items=[
+            IngestItem(transaction_id="t1", event="signup", offer_id=1, tracker="trID_100_x_trID")
+        ]
+    )[0]
+    assert first.conversion.affiliate.network_id == 100
+    # Added after the caches were filled: a miss asks the database again.
+    OfferFactory(network_offer_id=2)
+    AffiliateFactory(
+        network_id=200, tracker_prefix="NEW_", tracker_suffix="_NEW", tracker_params=["a"]
+    )
+    second = conversions_ingest(
+        items=[IngestItem(transaction_id="t2", event="signup", offer_id=2, tracker="NEW_200_y_NEW")]
+    )[0]
+    assert second.conversion.offer.network_offer_id == 2
+    assert (second.conversion.affiliate.network_id, second.conversion.tracker_values) == (
+        200,
+        {"a": "y"},
+    )
+
+
+@pytest.mark.django_db
+def test_repeated_ingest_reads_event_types_offers_and_prefixes_once(django_assert_num_queries):
+    from postbacks.services import IngestItem, conversions_ingest
+    from tests.factories import OfferFactory
+
+    AffiliateFactory(network_id=100, tracker_params=["a"])
+    OfferFactory(network_offer_id=1)
+    item = IngestItem(transaction_id="t1", event="signup", offer_id=1, tracker="trID_100_x_trID")
+    conversions_ingest(items=[item])
+    again = IngestItem(transaction_id="t2", event="signup", offer_id=1, tracker="trID_100_z_trID")
+    # The affiliate, the insert (in a savepoint here), the endpoints and their event types; no
+    # event type, offer or prefix query.
+    with django_assert_num_queries(6, exact=False) as captured:
+        conversions_ingest(items=[again])
+    sql = " ".join(q["sql"] for q in captured.captured_queries)
+    assert 'postbacks_eventtype"."is_active" AND' not in sql
+    assert "offers_offer" not in sql
+    assert "DISTINCT" not in sql
