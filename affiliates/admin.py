@@ -33,6 +33,7 @@ from affiliates.services import (
     setup_request_reject,
     tracker_params_validate,
 )
+from config.admin_tools import object_for_change
 from postbacks.admin import PostbackEndpointInline
 
 
@@ -149,17 +150,9 @@ class AffiliateAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def _affiliate(self, request: HttpRequest, object_id: str) -> Affiliate:
-        affiliate = self.get_object(request, unquote(object_id))
-        if affiliate is None:
-            raise Http404("No such affiliate.")
-        if not self.has_change_permission(request, affiliate):
-            raise PermissionDenied
-        return affiliate
-
     def invite_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """The signed invite link to copy, and a button that e-mails it to the affiliate."""
-        affiliate = self._affiliate(request, object_id)
+        affiliate: Affiliate = object_for_change(self, request, object_id)
         token = invite_token_make(affiliate=affiliate)
         link = portal_base_url(request=request) + reverse("setup:invite", kwargs={"token": token})
         if request.method == "POST":

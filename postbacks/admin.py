@@ -34,6 +34,7 @@ from django.utils.http import urlencode
 from django.utils.safestring import SafeString
 
 from affiliates.models import Affiliate
+from config.admin_tools import object_for_change
 from offers.models import Offer
 from postbacks import dashboard, exports, services, testing
 from postbacks.forms import (
@@ -377,18 +378,10 @@ class PostbackEndpointAdmin(admin.ModelAdmin):
             current_app=self.admin_site.name,
         )
 
-    def _endpoint_for_change(self, request: HttpRequest, object_id: str) -> PostbackEndpoint:
-        endpoint = self.get_object(request, unquote(object_id))
-        if endpoint is None:
-            raise Http404("No such postback endpoint.")
-        if not self.has_change_permission(request, endpoint):
-            raise PermissionDenied
-        return endpoint
-
     def test_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        endpoint = self._endpoint_for_change(request, object_id)
+        endpoint: PostbackEndpoint = object_for_change(self, request, object_id)
         try:
             result = testing.endpoint_test_fire(endpoint=endpoint, user=request.user)
         except ValidationError as exc:
@@ -408,7 +401,7 @@ class PostbackEndpointAdmin(admin.ModelAdmin):
     def set_live_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        endpoint = self._endpoint_for_change(request, object_id)
+        endpoint: PostbackEndpoint = object_for_change(self, request, object_id)
         try:
             testing.endpoint_set_live(endpoint=endpoint, user=request.user)
         except ValidationError as exc:
@@ -579,8 +572,15 @@ class DeliveryInline(ReadOnlyInline):
         )
 
 
+class ReplaysDeliveries:
+    """Replay actions are for those who may change deliveries (records stay read-only)."""
+
+    def has_replay_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("postbacks.change_delivery")
+
+
 @admin.register(Conversion)
-class ConversionAdmin(ExportableRecordAdmin):
+class ConversionAdmin(ReplaysDeliveries, ExportableRecordAdmin):
     export = staticmethod(exports.conversions_export)
     list_display = (
         "transaction_id",
@@ -623,9 +623,6 @@ class ConversionAdmin(ExportableRecordAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
-
-    def has_replay_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("postbacks.change_delivery")
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Conversion], search_term: str
@@ -700,7 +697,7 @@ def _excerpt(text: str, *, limit: int | None = None) -> SafeString | str:
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ExportableRecordAdmin):
+class DeliveryAdmin(ReplaysDeliveries, ExportableRecordAdmin):
     export = staticmethod(exports.deliveries_export)
     list_display = (
         "id",
@@ -739,9 +736,6 @@ class DeliveryAdmin(ExportableRecordAdmin):
         ),
     )
     readonly_fields = ("created_at", "updated_at")
-
-    def has_replay_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("postbacks.change_delivery")
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Delivery], search_term: str
