@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.permissions import HasIngestScope, HasManageScope
+from config.throttling import IngestRateThrottle, ingest_rate_charge
 from postbacks import endpoints, selectors, services, testing
 from postbacks.models import Conversion, Delivery, DeliveryAttempt, EventType, PostbackEndpoint
 from postbacks.serializers import (
@@ -124,6 +125,7 @@ def _answer_status(result: services.IngestResult) -> int:
 @extend_schema(tags=["conversions"])
 class ConversionIngestApi(APIView):
     permission_classes = [HasIngestScope]
+    throttle_classes = [IngestRateThrottle]
 
     @extend_schema(
         operation_id="conversions_ingest",
@@ -140,7 +142,7 @@ class ConversionIngestApi(APIView):
             200: OpenApiResponse(
                 ConversionAnswerSerializer, description="Already stored: the first answer."
             ),
-            **error_responses(400, 413, 415),
+            **error_responses(400, 413, 415, 429),
         },
     )
     def post(self, request: Request) -> Response:
@@ -180,6 +182,7 @@ class ConversionBatchResultSerializer(serializers.Serializer):
 @extend_schema(tags=["conversions"])
 class ConversionBatchApi(APIView):
     permission_classes = [HasIngestScope]
+    throttle_classes = [IngestRateThrottle]
 
     class InputSerializer(serializers.Serializer):
         conversions = _ConversionItemsField(max_length=BATCH_MAX_ITEMS)
@@ -203,11 +206,13 @@ class ConversionBatchApi(APIView):
             "sending it again is safe (items already stored answer 200)."
         ),
         request=InputSerializer,
-        responses={200: OutputSerializer, **error_responses(400, 413, 415)},
+        responses={200: OutputSerializer, **error_responses(400, 413, 415, 429)},
     )
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        # The throttle counted this request as one conversion; the batch counts its items.
+        ingest_rate_charge(request, cost=len(serializer.validated_data["conversions"]) - 1)
         results: list[dict[str, Any]] = []
         valid: list[tuple[int, services.IngestItem]] = []
         for index, item in enumerate(serializer.validated_data["conversions"]):

@@ -22,6 +22,8 @@ _ERROR_DESCRIPTIONS = {
     404: "No such object.",
     413: "The body is larger than the endpoint accepts.",
     415: "The body is not JSON (send Content-Type: application/json).",
+    429: "This token posted more conversions this minute than INGEST_RATE_LIMIT allows; "
+    "`Retry-After` says when to send again.",
     503: "The database is unavailable; nothing was stored. Retry.",
 }
 

@@ -152,6 +152,8 @@ SPECTACULAR_SETTINGS = {
 }
 # Largest ingest body (SPEC §5: 64 KiB single; the batch endpoint allows 1000 items).
 INGEST_MAX_BODY_BYTES = env.int("INGEST_MAX_BODY_BYTES", default=64 * 1024)
+# Conversions per minute one API token may post (a batch counts its items); 0: no limit.
+INGEST_RATE_LIMIT = env.int("INGEST_RATE_LIMIT", default=300_000)
 INGEST_BATCH_MAX_BODY_BYTES = env.int("INGEST_BATCH_MAX_BODY_BYTES", default=2 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = INGEST_BATCH_MAX_BODY_BYTES
 
