@@ -1,5 +1,7 @@
 """Management API of affiliates (SPEC §5): validated as the admin validates them."""
 
+from typing import Any
+
 from django.contrib.auth.models import User
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
@@ -19,6 +21,9 @@ class AffiliateOutputSerializer(serializers.ModelSerializer):
     account_manager: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
         slug_field="username", read_only=True, allow_null=True
     )
+    # Declared: the generated read-only field drops allow_blank, and the schema then calls ""
+    # (no address on file) an invalid email.
+    email = serializers.EmailField(read_only=True, allow_blank=True)
     tracker_params = serializers.ListField(child=serializers.CharField())
 
     class Meta:
@@ -42,11 +47,21 @@ class AffiliateOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class _UsernameField(serializers.SlugRelatedField[User]):
+    """A username; one with a NUL character names no one (PostgreSQL refuses NUL in a lookup,
+    which would surface as a database error, 503)."""
+
+    def to_internal_value(self, data: Any) -> User:
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data)
+        return super().to_internal_value(data)
+
+
 class AffiliateInputSerializer(serializers.Serializer):
     network_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     name = serializers.CharField(max_length=200)
     email = serializers.EmailField(allow_blank=True, default="")
-    account_manager: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+    account_manager: serializers.SlugRelatedField[User] = _UsernameField(
         slug_field="username",
         queryset=User.objects.all(),
         allow_null=True,
