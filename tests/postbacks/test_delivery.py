@@ -103,6 +103,16 @@ def _setup(receiver, template: str, *, method: str = "GET", **affiliate_kwargs):
     return affiliate, endpoint
 
 
+def sale_for(endpoint, transaction_id: str = "t"):
+    """A signup of the endpoint's affiliate on a fresh offer, through the real ingest."""
+    return conversion_ingest(
+        transaction_id=transaction_id,
+        event="signup",
+        offer_id=OfferFactory().network_offer_id,
+        affiliate_id=endpoint.affiliate.network_id,
+    )
+
+
 HOSTILE = "a&b=c d+e%f/g#h?i ü€😀"
 
 
@@ -195,12 +205,7 @@ def test_offer_level_endpoints_replace_all_offer_ones(receiver):
 def test_404_is_dead_at_once(receiver):
     receiver.default = (404, {}, b"no such click")
     _, endpoint = _setup(receiver, "/pb?tx={transaction_id}")
-    conversion_ingest(
-        transaction_id="t",
-        event="signup",
-        offer_id=OfferFactory().network_offer_id,
-        affiliate_id=endpoint.affiliate.network_id,
-    )
+    sale_for(endpoint)
     deliver_until_settled()
     delivery = Delivery.objects.get()
     assert delivery.state == State.DEAD
@@ -214,12 +219,7 @@ def test_429_retry_after_is_honoured(receiver, settings):
     settings.POSTBACK_RETRY_SCHEDULE = [3600]
     receiver.replies = [(429, {"Retry-After": "1"}, b"slow down")]
     _, endpoint = _setup(receiver, "/pb?tx={transaction_id}")
-    conversion_ingest(
-        transaction_id="t",
-        event="signup",
-        offer_id=OfferFactory().network_offer_id,
-        affiliate_id=endpoint.affiliate.network_id,
-    )
+    sale_for(endpoint)
     run_worker_burst()
     delivery = Delivery.objects.get()
     assert delivery.state == State.FAILED
@@ -240,12 +240,7 @@ def test_timeout_is_retried(receiver, settings):
 
     receiver.replies = [slow]
     _, endpoint = _setup(receiver, "/pb?tx={transaction_id}")
-    conversion_ingest(
-        transaction_id="t",
-        event="signup",
-        offer_id=OfferFactory().network_offer_id,
-        affiliate_id=endpoint.affiliate.network_id,
-    )
+    sale_for(endpoint)
     deliver_until_settled()
     first, second = Delivery.objects.get().attempt_log.order_by("number")
     assert first.status_code is None and "timed out" in first.error
@@ -257,12 +252,7 @@ def test_schedule_exhausted_is_dead(receiver, settings):
     settings.POSTBACK_RETRY_SCHEDULE = [0, 0]
     receiver.default = (503, {}, b"down")
     _, endpoint = _setup(receiver, "/pb?tx={transaction_id}")
-    conversion_ingest(
-        transaction_id="t",
-        event="signup",
-        offer_id=OfferFactory().network_offer_id,
-        affiliate_id=endpoint.affiliate.network_id,
-    )
+    sale_for(endpoint)
     deliver_until_settled()
     delivery = Delivery.objects.get()
     assert delivery.state == State.DEAD
@@ -273,12 +263,7 @@ def test_schedule_exhausted_is_dead(receiver, settings):
 def test_redirect_is_not_followed(receiver):
     receiver.default = (302, {"Location": "http://169.254.169.254/latest"}, b"")
     _, endpoint = _setup(receiver, "/pb?tx={transaction_id}")
-    conversion_ingest(
-        transaction_id="t",
-        event="signup",
-        offer_id=OfferFactory().network_offer_id,
-        affiliate_id=endpoint.affiliate.network_id,
-    )
+    sale_for(endpoint)
     deliver_until_settled()
     delivery = Delivery.objects.get()
     assert delivery.state == State.DEAD
@@ -289,12 +274,7 @@ def test_redirect_is_not_followed(receiver):
 def test_huge_answer_is_cut_to_one_kib(receiver):
     receiver.default = (200, {}, b"x" * 5_000_000)
     _, endpoint = _setup(receiver, "/pb?tx={transaction_id}")
-    conversion_ingest(
-        transaction_id="t",
-        event="signup",
-        offer_id=OfferFactory().network_offer_id,
-        affiliate_id=endpoint.affiliate.network_id,
-    )
+    sale_for(endpoint)
     run_worker_burst()
     attempt = DeliveryAttempt.objects.get()
     assert attempt.status_code == 200
@@ -341,12 +321,7 @@ def test_a_name_resolving_to_loopback_is_refused(settings):
 
 def test_two_claims_of_the_same_delivery_never_both_win(receiver):
     _, endpoint = _setup(receiver, "/pb?tx={transaction_id}")
-    result = conversion_ingest(
-        transaction_id="t",
-        event="signup",
-        offer_id=OfferFactory().network_offer_id,
-        affiliate_id=endpoint.affiliate.network_id,
-    )
+    result = sale_for(endpoint)
     first = deliveries_claim(delivery_ids=result.delivery_ids)
     second = deliveries_claim(delivery_ids=result.delivery_ids)
     assert len(first) == 1
@@ -355,12 +330,7 @@ def test_two_claims_of_the_same_delivery_never_both_win(receiver):
 
 def test_replay_sends_a_succeeded_delivery_again_as_manual(receiver):
     _, endpoint = _setup(receiver, "/pb?tx={transaction_id}")
-    result = conversion_ingest(
-        transaction_id="t",
-        event="signup",
-        offer_id=OfferFactory().network_offer_id,
-        affiliate_id=endpoint.affiliate.network_id,
-    )
+    result = sale_for(endpoint)
     run_worker_burst()
     replay = deliveries_replay(delivery_ids=result.delivery_ids)
     assert (replay.delivery_ids, replay.queued) == (result.delivery_ids, True)
