@@ -108,7 +108,7 @@ def sale_for(endpoint, transaction_id: str = "t"):
     return conversion_ingest(
         transaction_id=transaction_id,
         event="signup",
-        offer_id=OfferFactory().network_offer_id,
+        offer_id=OfferFactory.create().network_offer_id,
         affiliate_id=endpoint.affiliate.network_id,
     )
 
