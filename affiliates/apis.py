@@ -29,21 +29,7 @@ class AffiliateOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Affiliate
         ref_name = "Affiliate"
-        fields = (
-            "id",
-            "network_id",
-            "name",
-            "email",
-            "account_manager",
-            "status",
-            "tracker_params",
-            "tracker_separator",
-            "tracker_prefix",
-            "tracker_suffix",
-            "notes",
-            "created_at",
-            "updated_at",
-        )
+        fields = ("id", *services.AFFILIATE_FIELDS, "created_at", "updated_at")
         read_only_fields = fields
 
 

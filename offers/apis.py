@@ -18,20 +18,7 @@ class OfferOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Offer
         ref_name = "Offer"
-        fields = (
-            "id",
-            "network_offer_id",
-            "name",
-            "kind",
-            "vertical",
-            "landing_url",
-            "payout",
-            "currency",
-            "revshare_percent",
-            "is_active",
-            "created_at",
-            "updated_at",
-        )
+        fields = ("id", *services.OFFER_FIELDS, "created_at", "updated_at")
         read_only_fields = fields
 
 

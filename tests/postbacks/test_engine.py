@@ -39,6 +39,24 @@ class Collector:
             self.released.extend(batch)
 
 
+def start_engine(collector: Collector, **limits: float) -> DeliveryEngine:
+    """An engine that writes each outcome at once into the collector."""
+    return DeliveryEngine(
+        config=CONFIG,
+        record=collector.record,
+        release=collector.release,
+        batch_size=1,
+        batch_wait=0.01,
+        **limits,  # type: ignore[arg-type]
+    ).start()
+
+
+def poll(done, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not done():
+        time.sleep(0.02)
+
+
 def test_slow_receiver_does_not_delay_healthy_ones(receiver):
     gate = threading.Event()
 
@@ -49,21 +67,11 @@ def test_slow_receiver_does_not_delay_healthy_ones(receiver):
 
     receiver.default = hang
     collector = Collector()
-    engine = DeliveryEngine(
-        config=CONFIG,
-        record=collector.record,
-        release=collector.release,
-        max_in_flight=64,
-        max_per_host=64,
-        batch_size=1,
-        batch_wait=0.01,
-    ).start()
+    engine = start_engine(collector, max_in_flight=64, max_per_host=64)
     try:
         engine.submit(outgoing(f"{receiver.base_url}/slow/{n}", n) for n in range(10))
         engine.submit(outgoing(f"{receiver.base_url}/fast/{n}", 100 + n) for n in range(30))
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and len(collector.outcomes) < 30:
-            time.sleep(0.02)
+        poll(lambda: len(collector.outcomes) >= 30)
         assert sorted(o.outgoing.delivery_id for o in collector.outcomes) == list(range(100, 130))
         gate.set()
     finally:
@@ -81,21 +89,10 @@ def test_delivery_waiting_too_long_for_a_saturated_host_goes_back_without_an_att
 
     receiver.default = hang
     collector = Collector()
-    engine = DeliveryEngine(
-        config=CONFIG,
-        record=collector.record,
-        release=collector.release,
-        max_in_flight=64,
-        max_per_host=2,
-        host_wait=0.5,
-        batch_size=1,
-        batch_wait=0.01,
-    ).start()
+    engine = start_engine(collector, max_in_flight=64, max_per_host=2, host_wait=0.5)
     try:
         engine.submit(outgoing(f"{receiver.base_url}/x/{n}", n) for n in range(20))
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and len(collector.released) < 18:
-            time.sleep(0.02)
+        poll(lambda: len(collector.released) >= 18)
         gate.set()
     finally:
         gate.set()
