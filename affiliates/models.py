@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 
+from config.history import AuditedHistory
 from postbacks.tracker import TrackerFormat
 
 TRACKER_PARAM_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,63}$"
@@ -40,6 +41,8 @@ class Affiliate(models.Model):
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Who changed what, when (the admin's History). updated_at is the record's own date.
+    history = AuditedHistory(excluded_fields=["updated_at"])
 
     class Meta:
         ordering = ["network_id"]
@@ -133,6 +136,7 @@ class SetupRequest(models.Model):
     rejection_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    history = AuditedHistory(excluded_fields=["updated_at"])
 
     class Meta:
         ordering = ["-created_at"]

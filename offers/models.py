@@ -4,6 +4,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from config.history import AuditedHistory
+
 
 class Offer(models.Model):
     class Kind(models.TextChoices):
@@ -39,6 +41,8 @@ class Offer(models.Model):
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Who changed what, when (the admin's History). updated_at is the record's own date.
+    history = AuditedHistory(excluded_fields=["updated_at"])
 
     class Meta:
         ordering = ["network_offer_id"]

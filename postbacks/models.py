@@ -1,6 +1,7 @@
 from django.core.validators import RegexValidator
 from django.db import models
 
+from config.history import AuditedHistory
 from postbacks.macros import TemplateError, validate_template
 
 
@@ -57,6 +58,13 @@ class PostbackEndpoint(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Who changed what, when (the admin's History), event types included. The breaker's
+    # counters are bumped per delivery attempt (by raw SQL, which records nothing anyway): kept
+    # out, so a version never differs by a counter and no attempt ever costs a history row.
+    history = AuditedHistory(
+        excluded_fields=["failure_streak", "failing_since", "updated_at"],
+        m2m_fields=["event_types"],
+    )
 
     class Meta:
         ordering = ["affiliate", "id"]

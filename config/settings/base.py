@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_rq",
+    "simple_history",
     "affiliates",
     "offers",
     "postbacks",
@@ -54,6 +55,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: history records name the user (DRF sets a token's user on the
+    # same request when it authenticates).
+    "simple_history.middleware.HistoryRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -216,6 +220,17 @@ SETUP_NOTIFY_EMAIL: list[str] = env.list("SETUP_NOTIFY_EMAIL", default=[])
 # The portal's public address for links in e-mails and invites, e.g. https://postbacks.example;
 # empty: taken from the request.
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="")
+
+# ------------------------------------------------------------------------------
+# Audit trail (config/history.py)
+# ------------------------------------------------------------------------------
+# History is read, not restored: a revert would save an old version through simple-history's
+# own form view, around the checks of the admin's inlines and custom views (set live only after
+# a successful test), so the history pages only show versions (config/history_admin.py).
+SIMPLE_HISTORY_REVERT_DISABLED = True
+# A change reason (the circuit breaker's, a review's) is text, not a 100-character column that
+# would fail the breaker's transaction on a long one.
+SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 
 # ------------------------------------------------------------------------------
 # Logging
