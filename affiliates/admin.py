@@ -22,7 +22,7 @@ from affiliates.selectors import (
     setup_preview_rows,
     setup_request_comparison,
     setup_request_reference,
-    setup_requests_new_count,
+    setup_requests_visible,
 )
 from affiliates.services import (
     invite_send,
@@ -33,7 +33,9 @@ from affiliates.services import (
     setup_request_reject,
     tracker_params_validate,
 )
-from config.admin_tools import object_for_change
+from config.access import user_sees_all
+from config.admin_tools import ManagedRowsAdmin, object_for_change
+from config.history_admin import HistoryAdmin
 from postbacks.admin import PostbackEndpointInline
 
 
@@ -86,8 +88,9 @@ class AffiliateAdminForm(forms.ModelForm):
 
 
 @admin.register(Affiliate)
-class AffiliateAdmin(admin.ModelAdmin):
+class AffiliateAdmin(ManagedRowsAdmin, HistoryAdmin):
     form = AffiliateAdminForm
+    manager_path = "account_manager"
     list_display = (
         "network_id",
         "name",
@@ -131,6 +134,16 @@ class AffiliateAdmin(admin.ModelAdmin):
             .annotate(endpoint_total=Count("endpoints"))
             .order_by("network_id")
         )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # Handing an affiliate to another manager is a network admin's call.
+        fields = tuple(super().get_readonly_fields(request, obj))
+        return fields if user_sees_all(request.user) else (*fields, "account_manager")
+
+    def save_model(self, request: HttpRequest, obj: Affiliate, form: Any, change: bool) -> None:
+        if not change and not user_sees_all(request.user):
+            obj.account_manager = _staff_user(request)
+        super().save_model(request, obj, form, change)
 
     @admin.display(description="Tracker params")
     def tracker_params_display(self, obj: Affiliate) -> str:
@@ -230,7 +243,7 @@ SUBMITTED_FIELDS = (
 
 
 @admin.register(SetupRequest)
-class SetupRequestAdmin(admin.ModelAdmin):
+class SetupRequestAdmin(ManagedRowsAdmin, HistoryAdmin):
     """The queue of what affiliates asked for through the setup form (SPEC §7).
 
     A request is read as sent and changes only through the review services: Approve (creates or
@@ -292,6 +305,11 @@ class SetupRequestAdmin(admin.ModelAdmin):
         "updated_at",
     )
 
+    manager_path = "affiliate__account_manager"
+
+    def visible_rows(self, queryset: QuerySet[Any], user: Any) -> QuerySet[Any]:
+        return setup_requests_visible(queryset, user=user)
+
     @admin.display(description="Reference", ordering="pk")
     def reference(self, obj: SetupRequest) -> str:
         return setup_request_reference(setup_request=obj)
@@ -319,7 +337,8 @@ class SetupRequestAdmin(admin.ModelAdmin):
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        context = {**(extra_context or {}), "new_count": setup_requests_new_count()}
+        new = self.get_queryset(request).filter(status=SetupRequest.Status.NEW)
+        context = {**(extra_context or {}), "new_count": new.count()}
         return super().changelist_view(request, extra_context=context)
 
     def change_view(

@@ -2,14 +2,16 @@
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import django_rq
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest
 from redis.exceptions import RedisError
 
 from affiliates.models import Affiliate, SetupRequest
+from config.access import user_sees_all
 from offers.models import Offer
 from postbacks.models import EventType, PostbackEndpoint
 from postbacks.preview import TemplateError, TrackerError, preview_render, tracker_from_test_link
@@ -30,8 +32,19 @@ def portal_base_url(*, request: HttpRequest) -> str:
     return settings.PORTAL_BASE_URL.rstrip("/") or request.build_absolute_uri("/").rstrip("/")
 
 
-def setup_requests_new_count() -> int:
-    return SetupRequest.objects.filter(status=SetupRequest.Status.NEW).count()
+def setup_requests_visible(
+    queryset: QuerySet[SetupRequest], *, user: Any
+) -> QuerySet[SetupRequest]:
+    """The requests `user` may review: those whose network id belongs to one of the user's
+    affiliates or to nobody yet (a newcomer, or an affiliate without a manager); all of them for
+    superusers and network admins. The network id decides, not the request's affiliate link,
+    which is set only on approval or when the affiliate already existed."""
+    if user_sees_all(user):
+        return queryset
+    owned_by_another = Affiliate.objects.filter(
+        network_id=OuterRef("network_id"), account_manager__isnull=False
+    ).exclude(account_manager=user.pk)
+    return queryset.filter(~Exists(owned_by_another))
 
 
 def event_types_active() -> QuerySet[EventType]:

@@ -1,8 +1,8 @@
 """API scopes (SPEC §5): which token may do what, and how a token is issued.
 
 A token's scope is the group its user is in: ``api-ingest`` may post and read conversions,
-``api-manage`` may also use the management API. Staff signed in to the admin (session
-authentication) may use both.
+``api-manage`` may also use the management API. Superusers and network admins signed in to the
+admin (session authentication) may use both.
 """
 
 from enum import StrEnum
@@ -17,6 +17,8 @@ from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
+
+from config.access import user_sees_all
 
 
 class Scope(StrEnum):
@@ -67,8 +69,10 @@ def _has_scope(request: Request, scope: Scope) -> bool:
             return any(s in granted for s in _GRANTING[scope])
         names = [granting.group_name for granting in _GRANTING[scope]]
         return user.groups.filter(name__in=names).exists()
-    # Signed in to the admin: staff may use the whole API from the browsable docs.
-    return bool(user.is_staff)
+    # Signed in to the admin: the API is network-wide, so of the staff only those who see every
+    # affiliate may use it (superusers and network admins, config/access.py); an account manager
+    # works in the admin, which shows their own affiliates.
+    return bool(user.is_staff) and user_sees_all(user)
 
 
 class HasIngestScope(BasePermission):

@@ -34,7 +34,9 @@ from django.utils.http import urlencode
 from django.utils.safestring import SafeString
 
 from affiliates.models import Affiliate
-from config.admin_tools import object_for_change
+from config.access import managed_queryset, user_sees_all
+from config.admin_tools import ManagedRowsAdmin, object_for_change
+from config.history_admin import HistoryAdmin
 from offers.models import Offer
 from postbacks import dashboard, exports, services, testing
 from postbacks.forms import (
@@ -178,8 +180,15 @@ def _replay(admin_: admin.ModelAdmin, request: HttpRequest, delivery_ids: list[i
     admin_.message_user(request, text, level)
 
 
+def _affiliates_of(request: HttpRequest) -> QuerySet[Affiliate]:
+    """The affiliates this user may attach endpoints to (config/access.py)."""
+    return managed_queryset(
+        Affiliate.objects.all(), user=request.user, manager_path="account_manager"
+    )
+
+
 def _error(message: str) -> SafeString:
-    return format_html('<span class="errornote" style="display:inline-block">{}</span>', message)
+    return format_html('<span class="errornote errornote-inline">{}</span>', message)
 
 
 # ------------------------------------------------------------------------------
@@ -269,8 +278,9 @@ def _test_rows(deliveries: list[Delivery]) -> SafeString:
 
 
 @admin.register(PostbackEndpoint)
-class PostbackEndpointAdmin(admin.ModelAdmin):
+class PostbackEndpointAdmin(ManagedRowsAdmin, HistoryAdmin):
     form = PostbackEndpointAdminForm
+    manager_path = "affiliate__account_manager"
     change_form_template = "admin/postbacks/postbackendpoint/change_form.html"
     list_display = (
         "id",
@@ -325,6 +335,11 @@ class PostbackEndpointAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[PostbackEndpoint]:
         return super().get_queryset(request).prefetch_related("event_types")
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "affiliate":
+            kwargs["queryset"] = _affiliates_of(request)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         fieldsets = list(super().get_fieldsets(request, obj))
@@ -474,6 +489,7 @@ class PostbackEndpointAdmin(admin.ModelAdmin):
         if not (self.has_add_permission(request) or self.has_change_permission(request)):
             raise PermissionDenied
         form = EndpointPreviewForm(request.POST)
+        form.fields["affiliate"].queryset = _affiliates_of(request)  # type: ignore[attr-defined]
         if not form.is_valid():
             return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
         data = form.cleaned_data
@@ -580,8 +596,11 @@ class ReplaysDeliveries:
 
 
 @admin.register(Conversion)
-class ConversionAdmin(ReplaysDeliveries, ExportableRecordAdmin):
+class ConversionAdmin(ReplaysDeliveries, ManagedRowsAdmin, ExportableRecordAdmin):
     export = staticmethod(exports.conversions_export)
+    # Unattributed conversions are nobody's yet: every manager may pick them up (SPEC §3).
+    manager_path = "affiliate__account_manager"
+    unowned_path = "affiliate"
     list_display = (
         "transaction_id",
         "event_type",
@@ -693,12 +712,13 @@ def _excerpt(text: str, *, limit: int | None = None) -> SafeString | str:
     if not text:
         return "-"
     shown = text if limit is None or len(text) <= limit else text[:limit] + "…"
-    return format_html('<pre style="white-space:pre-wrap;margin:0">{}</pre>', shown)
+    return format_html('<pre class="response-excerpt">{}</pre>', shown)
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ReplaysDeliveries, ExportableRecordAdmin):
+class DeliveryAdmin(ReplaysDeliveries, ManagedRowsAdmin, ExportableRecordAdmin):
     export = staticmethod(exports.deliveries_export)
+    manager_path = "endpoint__affiliate__account_manager"
     list_display = (
         "id",
         "conversion",
@@ -759,7 +779,8 @@ class DeliveryAdmin(ReplaysDeliveries, ExportableRecordAdmin):
 
 
 @admin.register(DeliveryAttempt)
-class DeliveryAttemptAdmin(RecordAdmin):
+class DeliveryAttemptAdmin(ManagedRowsAdmin, RecordAdmin):
+    manager_path = "delivery__endpoint__affiliate__account_manager"
     list_display = (
         "id",
         "delivery",
@@ -825,7 +846,9 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any]:
     see deliveries."""
     if not request.user.has_perm("postbacks.view_delivery"):
         return {}
-    manager_id = _manager_id(request)
+    sees_all = user_sees_all(request.user)
+    # An account manager's front page shows their own affiliates, whatever the query string says.
+    manager_id = _manager_id(request) if sees_all else request.user.pk
     numbers = dashboard.dashboard_get(manager_id=manager_id)
     return {
         "dashboard": numbers,
@@ -842,7 +865,7 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any]:
             }
         ),
         "queue": dashboard.queue_state(),
-        "managers": dashboard.account_managers(),
+        "managers": dashboard.account_managers() if sees_all else [],
         "manager_id": manager_id,
         "manager_var": MANAGER_VAR,
     }

@@ -6,10 +6,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from config.access import ACCOUNT_MANAGER_GROUP, NETWORK_ADMIN_GROUP
 from postbacks.models import Conversion, Delivery
 from tests.api.conftest import CONVERSIONS_URL, World, token_client
 
@@ -293,12 +294,18 @@ def test_manage_token_may_ingest(world: World, manage_client: APIClient) -> None
     assert response.status_code == 202
 
 
-def test_signed_in_staff_may_ingest_and_others_may_not(world: World) -> None:
-    staff, clerk = APIClient(), APIClient()
-    staff.force_login(User.objects.create(username="am", is_staff=True))
+def test_signed_in_network_admins_may_ingest_and_other_staff_may_not(world: World) -> None:
+    network_admin, manager, clerk = APIClient(), APIClient(), APIClient()
+    admin_user = User.objects.create(username="nadia", is_staff=True)
+    admin_user.groups.add(Group.objects.get(name=NETWORK_ADMIN_GROUP))
+    network_admin.force_login(admin_user)
+    manager_user = User.objects.create(username="am", is_staff=True)
+    manager_user.groups.add(Group.objects.get(name=ACCOUNT_MANAGER_GROUP))
+    manager.force_login(manager_user)
     clerk.force_login(User.objects.create(username="clerk"))
-    assert staff.post(CONVERSIONS_URL, world.payload(), format="json").status_code == 202
+    assert manager.post(CONVERSIONS_URL, world.payload(), format="json").status_code == 403
     assert clerk.post(CONVERSIONS_URL, world.payload(), format="json").status_code == 403
+    assert network_admin.post(CONVERSIONS_URL, world.payload(), format="json").status_code == 202
 
 
 def test_percent_encoded_nul_in_the_tracker_is_still_stored(world: World, post_json: Any) -> None:

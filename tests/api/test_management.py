@@ -3,10 +3,11 @@
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from rest_framework.test import APIClient
 
 from affiliates.models import Affiliate
+from config.access import NETWORK_ADMIN_GROUP
 from offers.models import Offer
 from postbacks.models import PostbackEndpoint
 from tests.api.conftest import World
@@ -41,9 +42,11 @@ def test_management_api_without_token_is_401(db: Any, url: str) -> None:
     assert APIClient().get(url).status_code == 401
 
 
-def test_signed_in_staff_may_use_the_management_api(db: Any) -> None:
+def test_signed_in_network_admins_may_use_the_management_api(db: Any) -> None:
     client = APIClient()
-    client.force_login(User.objects.create(username="am", is_staff=True))
+    network_admin = User.objects.create(username="nadia", is_staff=True)
+    network_admin.groups.add(Group.objects.get(name=NETWORK_ADMIN_GROUP))
+    client.force_login(network_admin)
     assert client.get(AFFILIATES).status_code == 200
 
 

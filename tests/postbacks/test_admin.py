@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from affiliates.models import Affiliate
 from postbacks.admin import EstimatedCountPaginator
 from postbacks.delivery.queue import get_queue
 from postbacks.models import Conversion, Delivery, EventType, PostbackEndpoint
@@ -550,6 +551,8 @@ def test_test_and_set_live_need_the_change_permission(client, receiver, view):
     endpoint = endpoint_in_testing(receiver)
     viewer = UserFactory.create(username="viewer")
     viewer.user_permissions.add(Permission.objects.get(codename="view_postbackendpoint"))
+    # The viewer's own affiliate: the permission is what refuses, not the row's owner.
+    Affiliate.objects.filter(pk=endpoint.affiliate_id).update(account_manager=viewer)
     client.force_login(viewer)
     page = client.get(admin_url(endpoint, "change", endpoint.pk)).content.decode()
     assert 'id="send-test-postback"' not in page

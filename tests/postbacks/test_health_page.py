@@ -9,6 +9,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from affiliates.models import Affiliate
 from postbacks.delivery.queue import get_queue
 from postbacks.models import Delivery, DeliveryAttempt, PostbackEndpoint
 from tests.factories import (
@@ -148,6 +149,8 @@ def test_replay_needs_post_csrf_and_permission(admin_user):
     assert client.post(replay_url(endpoint)).status_code == 403  # no CSRF token
 
     viewer = UserFactory(username="viewer")
+    # The viewer's own affiliate: the permission is what refuses, not the row's owner.
+    Affiliate.objects.filter(pk=endpoint.affiliate_id).update(account_manager=viewer)
     viewer.user_permissions.add(
         *Permission.objects.filter(codename__in=["view_postbackendpoint", "view_delivery"])
     )

@@ -6,10 +6,12 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import models, transaction
 
 from affiliates.models import Affiliate
+from config.access import ACCOUNT_MANAGER_GROUP
 from offers.models import Offer
 from postbacks.models import EventType, PostbackEndpoint
 
@@ -208,6 +210,8 @@ class Command(BaseCommand):
             user.set_unusable_password()
             user.full_clean()
             user.save()
+        # Its role (affiliates/migrations/0003_permission_groups): it sees its own affiliates.
+        user.groups.add(*Group.objects.filter(name=ACCOUNT_MANAGER_GROUP))
         tally.count("users", created=created)
         return user
 
