@@ -15,6 +15,7 @@ from typing import Any
 from uuid import UUID
 
 import aiohttp
+import aiohttp.abc
 from django.conf import settings
 from yarl import URL
 
@@ -59,6 +60,9 @@ class SenderConfig:
     connect_timeout: float
     total_timeout: float
     user_agent: str
+    # Name resolution; None: the system's (getaddrinfo). Whatever answers, the guard judges the
+    # address each connection is about to use.
+    resolver: aiohttp.abc.AbstractResolver | None = None
 
     @classmethod
     def from_settings(cls) -> "SenderConfig":
@@ -97,6 +101,7 @@ def open_session(config: SenderConfig, *, max_connections: int = 0) -> aiohttp.C
 
     connector = aiohttp.TCPConnector(
         limit=max_connections,
+        resolver=config.resolver,
         socket_factory=guarded_socket,
         ttl_dns_cache=60,
         enable_cleanup_closed=True,
