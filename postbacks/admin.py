@@ -32,6 +32,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString
+from rest_framework.authtoken.admin import TokenAdmin
+from rest_framework.authtoken.models import TokenProxy
 
 from affiliates.models import Affiliate
 from config.access import managed_queryset, user_sees_all
@@ -880,3 +882,26 @@ def _dashboard_index(request: HttpRequest, extra_context: dict[str, Any] | None 
 # The project runs Django's default admin site; its index view gets the dashboard's numbers here
 # (a custom AdminSite class would have to replace "django.contrib.admin" in INSTALLED_APPS).
 admin.site.index = _dashboard_index  # type: ignore[method-assign]
+
+
+# ------------------------------------------------------------------------------
+# API tokens: seen and revoked here, made by `manage.py create_api_token`
+# ------------------------------------------------------------------------------
+admin.site.unregister(TokenProxy)
+
+
+@admin.register(TokenProxy)
+class ApiTokenAdmin(TokenAdmin):
+    """The database holds only a digest of each token (config/permissions.py), so this page
+    shows whose token it is and since when, and deletes it to revoke it; it never shows a key,
+    and cannot make a token (the key would be unknown to everyone)."""
+
+    list_display = ("user", "created")
+    fields = ("user", "created")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

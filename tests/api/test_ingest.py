@@ -11,6 +11,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from config.access import ACCOUNT_MANAGER_GROUP, NETWORK_ADMIN_GROUP
+from config.permissions import token_digest
 from postbacks.models import Conversion, Delivery
 from tests.api.conftest import CONVERSIONS_URL, World, token_client
 
@@ -284,7 +285,8 @@ def test_bad_token_is_401(world: World) -> None:
 
 def test_token_without_a_scope_is_403(world: World) -> None:
     user = User.objects.create(username="no-scope")
-    key = Token.objects.create(user=user).key
+    key = "f" * 40
+    Token.objects.create(user=user, key=token_digest(key))
     response = token_client(key).post(CONVERSIONS_URL, world.payload(), format="json")
     assert response.status_code == 403
 
