@@ -91,9 +91,12 @@ def _check_shape(template: str) -> None:
             f"the URL is {len(template)} characters long; the limit is {MAX_URL_LENGTH}"
         )
     for index, char in enumerate(template, start=1):
-        if char.isspace() or ord(char) < 32 or ord(char) == 127:
+        # Not only ASCII controls: C1 controls, bidi and zero-width marks and lone surrogates are
+        # invisible where the template is reviewed, and aiohttp drops a lone surrogate, so the
+        # URL sent would not be the URL saved.
+        if char.isspace() or not char.isprintable():
             raise TemplateError(
-                f"the URL contains a space or control character at character {index}; "
+                f"the URL contains a space, control or invisible character at character {index}; "
                 "remove it, or write a space as %20"
             )
     scheme, found, rest = template.partition("://")
