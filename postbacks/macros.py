@@ -2,7 +2,8 @@
 
 A template is an absolute http(s) URL with macros in braces, e.g.
 ``https://track.example/pb?cid={clickId}&sum={amount}``. Rendering percent-encodes each value once,
-for its place in the URL (RFC 3986); the template's own text is sent as written.
+for its place in the URL (RFC 3986); the template's own text is sent as written, but for
+non-ASCII text after the host, which is percent-encoded as UTF-8 (request lines are ASCII).
 """
 
 import difflib
@@ -98,6 +99,12 @@ def _check_shape(template: str) -> None:
             raise TemplateError(
                 f"the URL contains a space, control or invisible character at character {index}; "
                 "remove it, or write a space as %20"
+            )
+        if char == "\\":
+            # Never valid in a URL, and parsers disagree on it: Python reads the host of
+            # https://t.example\@evil.example as evil.example, browsers as t.example.
+            raise TemplateError(
+                f"the URL contains a backslash at character {index}; write / or %5C instead"
             )
     scheme, found, rest = template.partition("://")
     if not found:
@@ -201,7 +208,22 @@ def render_url(template: str, values: Mapping[str, str]) -> str:
     )
     if "{" in url or "}" in url:
         raise TemplateError("the rendered URL still holds a brace; it is not sent")
-    return url
+    return _ascii_after_host(url)
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+def _ascii_after_host(url: str) -> str:
+    """Percent-encode (UTF-8) the non-ASCII text a template wrote after its host, as browsers
+    do: HTTP/1.1 request lines are ASCII. Values are ASCII already, so nothing is encoded twice;
+    a non-ASCII host is left to the client's IDNA encoding."""
+    scheme, _, rest = url.partition("://")
+    cut = re.search(r"[/?#]", rest)
+    if cut is None:
+        return url
+    tail = _NON_ASCII.sub(lambda m: quote(m.group(), safe=""), rest[cut.start() :])
+    return f"{scheme}://{rest[: cut.start()]}{tail}"
 
 
 def form_body(url: str) -> tuple[str, bytes]:

@@ -306,3 +306,15 @@ def test_legacy_numeric_ipv4_host_is_refused(host: str) -> None:
 @pytest.mark.parametrize("host", ["203.0.113.7", "track.example", "1.example", "10x.example"])
 def test_plain_hosts_are_accepted(host: str) -> None:
     validate_template(f"http://{host}/pb", [])
+
+
+def test_backslash_is_refused_so_no_parser_reads_another_host() -> None:
+    with pytest.raises(TemplateError, match="backslash at character 18"):
+        validate_template("https://t.example\\@evil.example/pb?tx={transaction_id}", [])
+
+
+def test_non_ascii_text_after_the_host_is_sent_percent_encoded_once() -> None:
+    url = render_url(
+        "https://bücher.example/straße?ü={transaction_id}&x=ä", {"transaction_id": "é&1"}
+    )
+    assert url == "https://bücher.example/stra%C3%9Fe?%C3%BC=%C3%A9%261&x=%C3%A4"
