@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 
 from affiliates.models import TRACKER_PARAM_PATTERN, Affiliate, SetupRequest
 from affiliates.selectors import RATE_KEY, setup_request_reference
+from config.history import history_record_update
 from config.services import delete_or_refuse, fields_apply, unique_save
 from offers.models import Offer
 from postbacks.endpoints import endpoint_create
@@ -405,7 +406,11 @@ def setup_request_approve(*, setup_request: SetupRequest, reviewer: User) -> Pos
             test_link=setup_request.test_link,
         )
         SetupRequest.objects.filter(pk=setup_request.pk).update(affiliate=affiliate)
-    setup_request.refresh_from_db()
+        history_record_update(
+            instance=setup_request,
+            user=reviewer,
+            reason=f"approved: postback endpoint #{endpoint.pk} in testing",
+        )
     return endpoint
 
 
@@ -416,17 +421,19 @@ def setup_request_reject(
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": "Say why the request is rejected."})
-    claimed = SetupRequest.objects.filter(
-        pk=setup_request.pk, status=SetupRequest.Status.NEW
-    ).update(
-        status=SetupRequest.Status.REJECTED,
-        reviewed_by=reviewer,
-        reviewed_at=timezone.now(),
-        rejection_reason=reason,
-    )
+    with transaction.atomic():
+        claimed = SetupRequest.objects.filter(
+            pk=setup_request.pk, status=SetupRequest.Status.NEW
+        ).update(
+            status=SetupRequest.Status.REJECTED,
+            reviewed_by=reviewer,
+            reviewed_at=timezone.now(),
+            rejection_reason=reason,
+        )
+        if claimed:
+            history_record_update(instance=setup_request, user=reviewer, reason="rejected")
     if not claimed:
         raise _reviewed_elsewhere(setup_request)
-    setup_request.refresh_from_db()
     return setup_request
 
 

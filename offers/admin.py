@@ -4,11 +4,12 @@ without a payout, and the model form shows those as errors on the field concerne
 from django.contrib import admin
 from django.db import models
 
+from config.history_admin import HistoryAdmin
 from offers.models import Offer
 
 
 @admin.register(Offer)
-class OfferAdmin(admin.ModelAdmin):
+class OfferAdmin(HistoryAdmin):
     list_display = (
         "network_offer_id",
         "name",

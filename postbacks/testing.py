@@ -13,10 +13,12 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from affiliates.models import Affiliate
+from config.history import history_record_update
 from offers.models import Offer
 from postbacks.delivery.sender import send_now
 from postbacks.delivery.services import deliveries_claim, delivery_outcomes_record
@@ -324,17 +326,24 @@ def endpoint_set_live(*, endpoint: PostbackEndpoint, user: Any = None) -> Postba
     One guarded UPDATE: a test that fails meanwhile, or another manager's change of status,
     makes it refuse rather than go live on stale facts.
     """
-    won = (
-        PostbackEndpoint.objects.annotate(latest_test=_latest_test_state())
-        .filter(pk=endpoint.pk, status__in=list(LIVE_FROM), latest_test=Delivery.State.SUCCEEDED)
-        .update(status=Status.LIVE, disabled_reason="", updated_at=timezone.now())
-    )
-    endpoint.refresh_from_db()
+    with transaction.atomic():
+        won = (
+            PostbackEndpoint.objects.annotate(latest_test=_latest_test_state())
+            .filter(
+                pk=endpoint.pk, status__in=list(LIVE_FROM), latest_test=Delivery.State.SUCCEEDED
+            )
+            .update(status=Status.LIVE, disabled_reason="", updated_at=timezone.now())
+        )
+        if won:
+            history_record_update(
+                instance=endpoint, user=user, reason="set live after a successful test postback"
+            )
     if won:
         logger.info(
             "endpoint %s set live by %s", endpoint.pk, getattr(user, "username", None) or "api"
         )
         return endpoint
+    endpoint.refresh_from_db()
     if endpoint.status == Status.LIVE:
         raise ValidationError("The endpoint is already live.")
     if endpoint.status not in LIVE_FROM:

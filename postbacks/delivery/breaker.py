@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from config.history import history_record_update
 from postbacks.delivery.sender import Outcome
 from postbacks.models import PostbackEndpoint
 
@@ -91,6 +92,12 @@ def _trip(*, endpoint_ids: Sequence[int]) -> list[int]:
         )
         if changed:
             tripped.append(endpoint_id)
+            history_record_update(
+                instance=PostbackEndpoint(pk=endpoint_id),
+                user=None,
+                reason=f"circuit breaker: {streak} failed attempts in a row since "
+                f"{since:%Y-%m-%d %H:%M} UTC",
+            )
             logger.warning("endpoint %s disabled by the circuit breaker: %s", endpoint_id, reason)
     if tripped:
         transaction.on_commit(lambda: endpoints_disabled_notify(endpoint_ids=tripped))
