@@ -1,5 +1,6 @@
 """Settings shared by every environment. Each knob is read once, from the environment."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -39,6 +40,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_rq",
+    "axes",
     "simple_history",
     "affiliates",
     "offers",
@@ -60,6 +62,8 @@ MIDDLEWARE = [
     "simple_history.middleware.HistoryRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login's answer into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 TEMPLATES = [
@@ -103,6 +107,38 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+# AxesStandaloneBackend first: it refuses a locked-out login before any password is checked; it
+# lets nobody in itself, ModelBackend does that.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# ------------------------------------------------------------------------------
+# Admin login lockout (django-axes)
+# ------------------------------------------------------------------------------
+# After AXES_FAILURE_LIMIT failed logins for one username from one client address, that pair is
+# refused, the right password included, until AXES_COOLOFF_MINUTES have passed since its last
+# failed try. The pair, not the username alone: guessing at a manager's name from one address
+# must not lock the manager out everywhere. Not the address alone: colleagues behind one office
+# address must not lock each other out. A success clears the pair's count.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# A try while locked out starts the cool-off again: a script that keeps guessing stays locked.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
+# The client address as the setup form sees it: SETUP_CLIENT_IP_HEADER behind a proxy, else
+# REMOTE_ADDR (config/lockout.py).
+AXES_CLIENT_IP_CALLABLE = "config.lockout.client_ip"
+# A locked-out login gets the admin's lockout page (templates/admin/lockout.html), 429 with
+# Retry-After.
+AXES_LOCKOUT_CALLABLE = "config.lockout.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+# No "AXES: BEGIN" banner at the start of every process and manage.py command; failed logins and
+# lockouts are logged all the same (username and address masked: they are in the admin).
+AXES_VERBOSE = False
+
 
 # ------------------------------------------------------------------------------
 # E-mail: console by default, SMTP when EMAIL_URL says so (smtp://user:pass@host:587).
