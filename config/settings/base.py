@@ -4,6 +4,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -41,6 +42,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_rq",
     "axes",
+    "csp",
     "simple_history",
     "affiliates",
     "offers",
@@ -52,6 +54,8 @@ MIDDLEWARE = [
     "postbacks.metrics.IngestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise: static files need no policy; every page gets one (config/csp.py).
+    "config.csp.PortalCSPMiddleware",
     "config.middleware.ApiBodyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -139,6 +143,30 @@ AXES_HTTP_RESPONSE_CODE = 429
 # lockouts are logged all the same (username and address masked: they are in the admin).
 AXES_VERBOSE = False
 
+# ------------------------------------------------------------------------------
+# Security headers, the same in every environment (production.py adds HSTS and https-only
+# cookies), so that a page the policy breaks fails in the tests, not in production.
+# ------------------------------------------------------------------------------
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp): scripts, styles and images from the portal's own static
+# files only, with no inline script, handler or style in its pages (templates/, the admin's HTML,
+# the API docs). The RQ dashboard, a third party's pages, is relaxed on its own URLs only
+# (config/csp.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
 
 # ------------------------------------------------------------------------------
 # E-mail: console by default, SMTP when EMAIL_URL says so (smtp://user:pass@host:587).

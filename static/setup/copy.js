@@ -1,5 +1,7 @@
 // Copy buttons in the admin: <button data-copy="element-id">. Uses the Clipboard API where the
 // page is allowed to, and falls back to selecting the text and execCommand("copy").
+// Fields marked data-select-on-focus select their whole text when focused (the
+// Content-Security-Policy allows no onfocus attribute).
 (function () {
   "use strict";
   function fallback(text) {
@@ -15,6 +17,11 @@
     document.body.removeChild(area);
     return done;
   }
+  document.addEventListener("focusin", function (event) {
+    if (event.target.matches && event.target.matches("[data-select-on-focus]")) {
+      event.target.select();
+    }
+  });
   document.addEventListener("click", function (event) {
     var button = event.target.closest ? event.target.closest("[data-copy]") : null;
     if (!button) { return; }
