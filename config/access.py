@@ -5,9 +5,13 @@ The two groups and their model permissions are created by affiliates/migrations 
 groups); this module only decides rows, never model permissions.
 """
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse
 
 ACCOUNT_MANAGER_GROUP = "Account manager"
 NETWORK_ADMIN_GROUP = "Network admin"
@@ -50,3 +54,17 @@ def managed_queryset(
     """`queryset` narrowed to what `user` may see (see managed_filter)."""
     rule = managed_filter(user=user, manager_path=manager_path, unowned_path=unowned_path)
     return queryset if rule is None else queryset.filter(rule)
+
+
+def network_wide(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """For pages that show or change every affiliate's work at once (the RQ dashboard: queues,
+    jobs, workers): signed-in staff who do not see every affiliate get a 403; the page's own
+    checks (staff only, a login for the anonymous) still apply to everyone else."""
+
+    @wraps(view)
+    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.user.is_authenticated and not user_sees_all(request.user):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return guarded

@@ -1,17 +1,22 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
+from django_rq.urls import get_admin_urlpatterns, get_api_urlpatterns
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from config.access import network_wide
 from config.views import healthz, metrics
 
 admin.site.site_header = "Postback portal"
 admin.site.site_title = "Postback portal"
 admin.site.index_title = "Affiliates, offers and postbacks"
 
+# The RQ dashboard can empty or requeue every affiliate's postbacks: superusers and network admins.
+rq_urls = (get_api_urlpatterns() + get_admin_urlpatterns(view_wrapper=network_wide), "django_rq")
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
-    path("admin/rq/", include("django_rq.urls")),
+    path("admin/rq/", include(rq_urls)),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),

@@ -38,10 +38,18 @@ ACCOUNT_MANAGER_PERMISSIONS = [
     *HISTORY_VIEWS,
 ]
 
-# Everything of the three apps, and a read of the staff list. Not add/change user: whoever may
-# change users may make superusers, so accounts stay with superusers.
+# Everything of the three apps, a read of the staff list, and the admin login lockouts to read
+# and lift (django-axes). Not add/change user: whoever may change users may make superusers, so
+# accounts stay with superusers.
 NETWORK_ADMIN_APPS = ("affiliates", "offers", "postbacks")
-NETWORK_ADMIN_EXTRA = [("auth", "view_user"), ("auth", "view_group")]
+NETWORK_ADMIN_EXTRA = [
+    ("auth", "view_user"),
+    ("auth", "view_group"),
+    ("axes", "view_accessattempt"),
+    ("axes", "delete_accessattempt"),
+    ("axes", "view_accessfailurelog"),
+    ("axes", "view_accesslog"),
+]
 
 
 def _ensure_permissions(apps):
@@ -90,6 +98,7 @@ class Migration(migrations.Migration):
         ("postbacks", "0006_history"),
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
+        ("axes", "0010_accessattemptexpiration"),
     ]
 
     operations = [migrations.RunPython(create_groups, delete_groups)]

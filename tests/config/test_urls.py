@@ -1,6 +1,11 @@
-"""Project URLs: the portal's front door and the RQ dashboard inside the admin."""
+"""Project URLs: the portal's front door and the RQ dashboard inside the admin (network-wide:
+superusers and network admins only)."""
 
 import pytest
+from django.contrib.auth.models import Group
+
+from config.access import ACCOUNT_MANAGER_GROUP, NETWORK_ADMIN_GROUP
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -20,3 +25,15 @@ def test_rq_dashboard_is_for_staff_only(client):
     response = client.get("/admin/rq/")
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_rq_dashboard_is_for_those_who_see_every_affiliate(client):
+    manager = UserFactory.create(username="alice")
+    manager.groups.add(Group.objects.get(name=ACCOUNT_MANAGER_GROUP))
+    client.force_login(manager)
+    assert client.get("/admin/rq/").status_code == 403
+    assert client.post("/admin/rq/queues/0/empty/").status_code == 403
+    network_admin = UserFactory.create(username="nadia")
+    network_admin.groups.add(Group.objects.get(name=NETWORK_ADMIN_GROUP))
+    client.force_login(network_admin)
+    assert client.get("/admin/rq/").status_code == 200
