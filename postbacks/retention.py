@@ -1,10 +1,12 @@
-"""Data retention: old attempts and test deliveries go, in small batches; conversions stay."""
+"""Data retention: old attempts, test deliveries and admin login logs go, in small batches;
+conversions stay."""
 
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from axes.models import AccessFailureLog, AccessLog
 from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
@@ -18,6 +20,7 @@ logger = logging.getLogger(__name__)
 class Purged:
     attempts: int
     test_deliveries: int
+    login_logs: int
 
 
 def _delete_in_batches(queryset: models.QuerySet[Any], *, batch_size: int) -> int:
@@ -35,8 +38,9 @@ def _delete_in_batches(queryset: models.QuerySet[Any], *, batch_size: int) -> in
 
 
 def retention_purge(*, older_than: timedelta | None = None, batch_size: int = 5000) -> Purged:
-    """Delete attempts and test deliveries older than `older_than` (POSTBACK_RETENTION_DAYS).
-    Conversions and real deliveries are records of money and stay."""
+    """Delete attempts, test deliveries and admin login logs (django-axes: every login and every
+    failed one) older than `older_than` (POSTBACK_RETENTION_DAYS). Conversions and real
+    deliveries are records of money and stay; live lockouts expire on their own."""
     cutoff = timezone.now() - (older_than or timedelta(days=settings.POSTBACK_RETENTION_DAYS))
     attempts = _delete_in_batches(
         DeliveryAttempt.objects.filter(started_at__lt=cutoff), batch_size=batch_size
@@ -47,6 +51,15 @@ def retention_purge(*, older_than: timedelta | None = None, batch_size: int = 50
         ),
         batch_size=batch_size,
     )
-    if attempts or tests:
-        logger.info("retention: %d attempts and %d test deliveries deleted", attempts, tests)
-    return Purged(attempts=attempts, test_deliveries=tests)
+    logins = sum(
+        _delete_in_batches(log.objects.filter(attempt_time__lt=cutoff), batch_size=batch_size)
+        for log in (AccessLog, AccessFailureLog)
+    )
+    if attempts or tests or logins:
+        logger.info(
+            "retention: %d attempts, %d test deliveries and %d login log entries deleted",
+            attempts,
+            tests,
+            logins,
+        )
+    return Purged(attempts=attempts, test_deliveries=tests, login_logs=logins)

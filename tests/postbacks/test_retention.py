@@ -1,9 +1,11 @@
-"""Retention: old attempts and test deliveries go; conversions and real deliveries stay."""
+"""Retention: old attempts, test deliveries and login logs go; conversions and real deliveries
+stay."""
 
 from datetime import timedelta
 from io import StringIO
 
 import pytest
+from axes.models import AccessFailureLog, AccessLog
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -39,4 +41,17 @@ def test_command_reports_what_it_deleted():
     DeliveryAttemptFactory(started_at=timezone.now() - timedelta(days=3))
     out = StringIO()
     call_command("postback_retention", "--days", "1", stdout=out)
-    assert out.getvalue().strip() == "deleted 1 attempts and 0 test deliveries"
+    assert out.getvalue().strip() == (
+        "deleted 1 attempts, 0 test deliveries and 0 login log entries"
+    )
+
+
+def test_admin_login_logs_older_than_the_age_go_and_newer_ones_stay():
+    long_ago = timezone.now() - timedelta(days=100)
+    for log in (AccessLog, AccessFailureLog):
+        old = log.objects.create(username="alice", ip_address="203.0.113.7", user_agent="x")
+        log.objects.filter(pk=old.pk).update(attempt_time=long_ago)
+        log.objects.create(username="alice", ip_address="203.0.113.7", user_agent="x")
+    purged = retention_purge(older_than=timedelta(days=90))
+    assert purged.login_logs == 2
+    assert AccessLog.objects.count() == AccessFailureLog.objects.count() == 1

@@ -1,4 +1,5 @@
-"""Delete delivery attempts and test deliveries older than POSTBACK_RETENTION_DAYS."""
+"""Delete delivery attempts, test deliveries and admin login logs older than
+POSTBACK_RETENTION_DAYS."""
 
 from datetime import timedelta
 from typing import Any
@@ -10,7 +11,8 @@ from postbacks.retention import retention_purge
 
 class Command(BaseCommand):
     help = (
-        "Delete delivery attempts and test deliveries older than POSTBACK_RETENTION_DAYS (or "
+        "Delete delivery attempts, test deliveries and admin login logs older than "
+        "POSTBACK_RETENTION_DAYS (or "
         "--days), in batches without long locks. Conversions and deliveries are kept. Workers "
         "run this every POSTBACK_RETENTION_INTERVAL seconds already."
     )
@@ -26,5 +28,6 @@ class Command(BaseCommand):
             batch_size=options["batch_size"],
         )
         self.stdout.write(
-            f"deleted {purged.attempts} attempts and {purged.test_deliveries} test deliveries"
+            f"deleted {purged.attempts} attempts, {purged.test_deliveries} test deliveries and "
+            f"{purged.login_logs} login log entries"
         )
