@@ -338,6 +338,21 @@ def setup_request_submit(
     return setup_request
 
 
+def _review_claim(
+    *, setup_request: SetupRequest, status: str, reviewer: User, rejection_reason: str = ""
+) -> bool:
+    """Take a new request to `status` in one guarded UPDATE (only from `new`): of two managers
+    reviewing it at the same moment, exactly one gets True."""
+    return bool(
+        SetupRequest.objects.filter(pk=setup_request.pk, status=SetupRequest.Status.NEW).update(
+            status=status,
+            reviewed_by=reviewer,
+            reviewed_at=timezone.now(),
+            rejection_reason=rejection_reason,
+        )
+    )
+
+
 def _reviewed_elsewhere(setup_request: SetupRequest) -> ValidationError:
     current = SetupRequest.objects.filter(pk=setup_request.pk).values_list("status", flat=True)
     status = current.first() or "deleted"
@@ -360,15 +375,9 @@ def setup_request_approve(*, setup_request: SetupRequest, reviewer: User) -> Pos
     same moment one succeeds and the other is refused; anything that fails rolls it all back.
     """
     with transaction.atomic():
-        claimed = SetupRequest.objects.filter(
-            pk=setup_request.pk, status=SetupRequest.Status.NEW
-        ).update(
-            status=SetupRequest.Status.APPROVED,
-            reviewed_by=reviewer,
-            reviewed_at=timezone.now(),
-            rejection_reason="",
-        )
-        if not claimed:
+        if not _review_claim(
+            setup_request=setup_request, status=SetupRequest.Status.APPROVED, reviewer=reviewer
+        ):
             raise _reviewed_elsewhere(setup_request)
         setup_request.refresh_from_db()
         affiliate = (
@@ -422,12 +431,10 @@ def setup_request_reject(
     if not reason:
         raise ValidationError({"reason": "Say why the request is rejected."})
     with transaction.atomic():
-        claimed = SetupRequest.objects.filter(
-            pk=setup_request.pk, status=SetupRequest.Status.NEW
-        ).update(
+        claimed = _review_claim(
+            setup_request=setup_request,
             status=SetupRequest.Status.REJECTED,
-            reviewed_by=reviewer,
-            reviewed_at=timezone.now(),
+            reviewer=reviewer,
             rejection_reason=reason,
         )
         if claimed:

@@ -4,9 +4,6 @@ username from one address lock that pair out for the cool-off, with a clear 429 
 Time passes by moving the recorded attempts back, as the clock would; nothing sleeps.
 """
 
-import os
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +19,7 @@ from django.http import HttpRequest
 from django.test import Client
 
 from config.lockout import client_ip
+from tests.config.processes import MANAGE, clean_env, run
 
 pytestmark = pytest.mark.django_db
 
@@ -202,35 +200,13 @@ def test_client_login_in_a_test_passes_a_request_as_axes_needs(client, manager):
 
 
 def test_axes_migrations_apply_on_sqlite_as_make_run_uses(tmp_path: Path):
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith("DJANGO_") and name != "DATABASE_URL"
-    }
-    env.update(
+    env = clean_env(
         DJANGO_SETTINGS_MODULE="config.settings.local",
         DATABASE_URL=f"sqlite:///{tmp_path / 'run.sqlite3'}",
     )
-    manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
-    migrate = subprocess.run(
-        [*manage, "migrate", "axes", "--noinput"],
-        cwd=settings.BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    migrate = run([MANAGE, "migrate", "axes", "--noinput"], env)
     assert migrate.returncode == 0, migrate.stdout + migrate.stderr
-    listed = subprocess.run(
-        [*manage, "showmigrations", "axes"],
-        cwd=settings.BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    listed = run([MANAGE, "showmigrations", "axes"], env)
     assert listed.returncode == 0, listed.stderr
     assert "[ ]" not in listed.stdout
     assert "[X] 0010_accessattemptexpiration" in listed.stdout

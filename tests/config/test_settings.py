@@ -3,34 +3,8 @@
 import json
 import os
 import secrets
-import subprocess
-import sys
 
-from django.conf import settings
-
-MANAGE = str(settings.BASE_DIR / "manage.py")
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith("DJANGO_") and name != "DATABASE_URL"
-    }
-    env.update(extra)
-    return env
-
-
-def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, *args],
-        cwd=settings.BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+from tests.config.processes import MANAGE, clean_env, run
 
 
 def test_production_settings_refuse_to_load_without_a_secret_key():
