@@ -28,6 +28,18 @@ class PostbackEndpointAdminForm(forms.ModelForm):
             "test_link": forms.TextInput(attrs={"size": 90}),
         }
 
+    def clean_status(self) -> str:
+        # Going live is the "Set live" button's, after a test postback the receiver answered
+        # with a 2xx (postbacks/testing.py): a status picked in the form would skip that test.
+        status = self.cleaned_data["status"]
+        was = self.instance.status if self.instance.pk is not None else None
+        if status == PostbackEndpoint.Status.LIVE and was != PostbackEndpoint.Status.LIVE:
+            raise forms.ValidationError(
+                "An endpoint goes live with “Set live”, once a test postback got a 2xx answer: "
+                "save it as testing, send a test postback, then press Set live."
+            )
+        return status
+
 
 class PostbackEndpointInlineFormSet(forms.BaseInlineFormSet):
     """Endpoints added on a new affiliate's page, checked against the params saved with it.

@@ -142,6 +142,30 @@ def endpoint_form(affiliate, **overrides: Any) -> dict[str, Any]:
     return data
 
 
+def test_the_form_cannot_set_an_endpoint_live_only_the_tested_set_live_can(admin_client):
+    affiliate = AffiliateFactory.create(tracker_params=["affid", "clickId"])
+    added = admin_client.post(
+        admin_url(PostbackEndpoint, "add"), endpoint_form(affiliate, status="live")
+    )
+    assert added.status_code == 200
+    assert "Set live" in added.context["adminform"].form.errors["status"][0]
+    endpoint = PostbackEndpointFactory.create(
+        affiliate=affiliate, status=PostbackEndpoint.Status.TESTING
+    )
+    changed = admin_client.post(
+        admin_url(endpoint, "change", endpoint.pk), endpoint_form(affiliate, status="live")
+    )
+    assert changed.status_code == 200
+    endpoint.refresh_from_db()
+    assert endpoint.status == PostbackEndpoint.Status.TESTING
+    # A live endpoint stays editable: saving it live again is no new decision.
+    live = PostbackEndpointFactory.create(affiliate=affiliate, status=PostbackEndpoint.Status.LIVE)
+    kept = admin_client.post(
+        admin_url(live, "change", live.pk), endpoint_form(affiliate, status="live")
+    )
+    assert kept.status_code == 302
+
+
 def test_endpoint_add_form_creates_a_valid_endpoint(admin_client):
     affiliate = AffiliateFactory.create(tracker_params=["affid", "clickId"])
     response = admin_client.post(admin_url(PostbackEndpoint, "add"), endpoint_form(affiliate))
