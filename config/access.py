@@ -37,8 +37,8 @@ def managed_filter(*, user: Any, manager_path: str, unowned_path: str | None = N
     account manager); None when the user sees everything.
 
     `unowned_path` names a nullable affiliate lookup whose NULL rows every manager sees too:
-    unattributed conversions and setup requests from affiliates not yet on the network are
-    nobody's yet, and someone has to pick them up (SPEC §3, §7).
+    unattributed conversions are nobody's yet, and someone has to pick them up (SPEC §3).
+    (Setup requests have a rule of their own: affiliates.selectors.setup_requests_visible.)
     """
     if user_sees_all(user):
         return None

@@ -45,7 +45,7 @@ class ManagedRowsAdmin(admin.ModelAdmin):
         filters = super().get_list_filter(request)
         if user_sees_all(request.user):
             return filters
-        return [f for f in filters if f != self.manager_path.removesuffix("_id")]
+        return [f for f in filters if f != self.manager_path]
 
     def history_view(
         self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
