@@ -7,9 +7,9 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -382,19 +382,11 @@ class SetupRequestAdmin(ManagedRowsAdmin, HistoryAdmin):
             test_link=setup_request.test_link,
         )
 
-    def _reviewable(self, request: HttpRequest, object_id: str) -> SetupRequest:
-        setup_request = self.get_object(request, unquote(object_id))
-        if setup_request is None:
-            raise Http404("No such setup request.")
-        if not self.has_change_permission(request, setup_request):
-            raise PermissionDenied
-        return setup_request
-
     def _change_url(self, setup_request: SetupRequest) -> str:
         return reverse("admin:affiliates_setuprequest_change", args=[setup_request.pk])
 
     def approve_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        setup_request = self._reviewable(request, object_id)
+        setup_request: SetupRequest = object_for_change(self, request, object_id)
         if request.method != "POST":
             return HttpResponseRedirect(self._change_url(setup_request))
         try:
@@ -418,7 +410,7 @@ class SetupRequestAdmin(ManagedRowsAdmin, HistoryAdmin):
         return redirect("admin:postbacks_postbackendpoint_change", object_id=endpoint.pk)
 
     def reject_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        setup_request = self._reviewable(request, object_id)
+        setup_request: SetupRequest = object_for_change(self, request, object_id)
         reference = setup_request_reference(setup_request=setup_request)
         form = RejectForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
