@@ -6,15 +6,15 @@ from django.contrib.auth.models import User
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from affiliates import services
 from affiliates.models import Affiliate
+from config.api import MAX_ID, error_responses
+from config.api_input import BoundedLimitOffsetPagination
 from config.permissions import HasManageScope
-from postbacks.serializers import MAX_ID, error_responses
 
 
 class AffiliateOutputSerializer(serializers.ModelSerializer):
@@ -80,7 +80,7 @@ class AffiliateInputSerializer(serializers.Serializer):
 @extend_schema(tags=["affiliates"])
 class AffiliateListCreateApi(APIView):
     permission_classes = [HasManageScope]
-    pagination_class = LimitOffsetPagination
+    pagination_class = BoundedLimitOffsetPagination
 
     @extend_schema(
         operation_id="affiliates_list",

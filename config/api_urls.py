@@ -10,10 +10,8 @@ from postbacks.apis import (
     ConversionIngestApi,
     DeliveryDetailApi,
     DeliveryReplayApi,
-    EndpointDetailApi,
-    EndpointListCreateApi,
-    EndpointTestApi,
 )
+from postbacks.endpoint_apis import EndpointDetailApi, EndpointListCreateApi, EndpointTestApi
 
 urlpatterns = [
     path("conversions/", ConversionIngestApi.as_view(), name="conversion-ingest"),

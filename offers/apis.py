@@ -3,15 +3,16 @@
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api import MAX_ID, error_responses
+from config.api_input import BoundedLimitOffsetPagination
 from config.permissions import HasManageScope
 from offers import services
+from offers.currencies import validate_currency
 from offers.models import Offer
-from postbacks.serializers import MAX_ID, currency_validator, error_responses
 
 
 class OfferOutputSerializer(serializers.ModelSerializer):
@@ -35,7 +36,7 @@ class OfferInputSerializer(serializers.Serializer):
         default=None,
         help_text="Fixed payout per sale (PPS offers).",
     )
-    currency = serializers.CharField(validators=[currency_validator], default="USD")
+    currency = serializers.CharField(validators=[validate_currency], default="USD")
     revshare_percent = serializers.DecimalField(
         max_digits=5,
         decimal_places=2,
@@ -55,7 +56,7 @@ class OfferInputSerializer(serializers.Serializer):
 @extend_schema(tags=["offers"])
 class OfferListCreateApi(APIView):
     permission_classes = [HasManageScope]
-    pagination_class = LimitOffsetPagination
+    pagination_class = BoundedLimitOffsetPagination
 
     @extend_schema(
         operation_id="offers_list",

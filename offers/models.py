@@ -5,6 +5,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from config.history import AuditedHistory
+from offers.currencies import validate_currency
 
 
 class Offer(models.Model):
@@ -82,9 +83,11 @@ class Offer(models.Model):
             errors["payout"] = "A pay-per-sale offer needs a payout."
         if self.kind == self.Kind.REVSHARE and not self.revshare_percent:
             errors["revshare_percent"] = "A revshare offer needs a percentage."
-        if self.currency and (len(self.currency) != 3 or not self.currency.isalpha()):
-            errors["currency"] = "Use a three-letter ISO 4217 code, e.g. USD or EUR."
+        try:
+            validate_currency(self.currency)
+        except ValidationError as exc:
+            errors["currency"] = exc.messages[0]
         else:
-            self.currency = (self.currency or "").upper()
+            self.currency = self.currency.upper()
         if errors:
             raise ValidationError(errors)

@@ -1,29 +1,28 @@
-"""The ingest API (SPEC §5) and the management API of endpoints and deliveries."""
+"""The ingest API (SPEC §5): conversions in, and what became of them (deliveries, replay)."""
 
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator
-from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api import MAX_ID, error_responses
 from config.permissions import HasIngestScope, HasManageScope
 from config.throttling import IngestRateThrottle, ingest_rate_charge
-from postbacks import endpoints, selectors, services, testing
-from postbacks.models import Conversion, Delivery, DeliveryAttempt, EventType, PostbackEndpoint
-from postbacks.serializers import (
-    MAX_ID,
-    DeliveryOutputSerializer,
-    EndpointTestOutputSerializer,
-    currency_validator,
-    error_responses,
-)
+from offers.currencies import validate_currency
+from postbacks import selectors, services
+from postbacks.macros import unprintable_index
+from postbacks.models import Conversion
+from postbacks.serializers import DeliveryOutputSerializer
 
 BATCH_MAX_ITEMS = 1000
 REPLAY_MAX_IDS = 1000
@@ -34,6 +33,15 @@ BATCH_RESULT_STATUSES = [(202, "stored"), (200, "already stored"), (400, "invali
 # ------------------------------------------------------------------------------
 
 
+def _visible(value: str) -> None:
+    index = unprintable_index(value)
+    if index is not None:
+        raise serializers.ValidationError(
+            f"The transaction id contains an invisible or control character at character {index} "
+            f"(U+{ord(value[index - 1]):04X}); send the id without it."
+        )
+
+
 class ConversionInputSerializer(serializers.Serializer):
     """One conversion event as the network reports it. Optional fields may be null (= absent)."""
 
@@ -41,7 +49,7 @@ class ConversionInputSerializer(serializers.Serializer):
         max_length=128,
         # The network's id is stored exactly as sent: trimming could merge two ids.
         trim_whitespace=False,
-        validators=[RegexValidator(r"\S", "The transaction id cannot be blank.")],
+        validators=[RegexValidator(r"\S", "The transaction id cannot be blank."), _visible],
     )
     event = serializers.CharField(max_length=32, help_text="An active event type code.")
     offer_id = serializers.IntegerField(
@@ -65,21 +73,39 @@ class ConversionInputSerializer(serializers.Serializer):
     amount = serializers.DecimalField(
         max_digits=14,
         decimal_places=4,
+        min_value=Decimal(0),
+        error_messages={
+            "min_value": "The amount cannot be negative: send the commission earned (0 or more)."
+        },
         required=False,
         allow_null=True,
-        help_text='The affiliate\'s commission for this event, e.g. "35.00".',
+        help_text='The affiliate\'s commission for this event, e.g. "35.00"; never negative.',
     )
     currency = serializers.CharField(
         required=False,
         allow_null=True,
-        validators=[currency_validator],
+        validators=[validate_currency],
         help_text="ISO 4217; default: the offer's.",
     )
     occurred_at = serializers.DateTimeField(
         required=False,
         allow_null=True,
-        help_text="ISO 8601; without an offset it is UTC. Default: now.",
+        help_text="ISO 8601; without an offset it is UTC. Default: now. At most "
+        "INGEST_OCCURRED_AT_MAX_AGE_DAYS in the past, INGEST_OCCURRED_AT_MAX_AHEAD_HOURS ahead.",
     )
+
+    def validate_occurred_at(self, value: datetime | None) -> datetime | None:
+        if value is None:
+            return value
+        now = timezone.now()
+        oldest = now - timedelta(days=settings.INGEST_OCCURRED_AT_MAX_AGE_DAYS)
+        latest = now + timedelta(hours=settings.INGEST_OCCURRED_AT_MAX_AHEAD_HOURS)
+        if not oldest <= value <= latest:
+            raise serializers.ValidationError(
+                f"The time must lie between {oldest:%Y-%m-%d %H:%M} and {latest:%Y-%m-%d %H:%M} "
+                "UTC; check the clock or the date's format."
+            )
+        return value
 
 
 class ConversionAnswerSerializer(serializers.Serializer):
@@ -281,7 +307,7 @@ class ConversionDetailApi(APIView):
 
 @extend_schema(tags=["deliveries"])
 class DeliveryDetailApi(APIView):
-    permission_classes = [HasIngestScope]
+    permission_classes = [HasManageScope]
 
     @extend_schema(
         operation_id="deliveries_retrieve",
@@ -289,12 +315,7 @@ class DeliveryDetailApi(APIView):
         responses={200: DeliveryOutputSerializer, **error_responses(404)},
     )
     def get(self, request: Request, pk: int) -> Response:
-        delivery = get_object_or_404(
-            Delivery.objects.prefetch_related(
-                Prefetch("attempt_log", queryset=DeliveryAttempt.objects.order_by("number"))
-            ),
-            pk=pk,
-        )
+        delivery = get_object_or_404(selectors.deliveries_with_attempts(), pk=pk)
         return Response(DeliveryOutputSerializer(delivery).data)
 
 
@@ -341,210 +362,3 @@ class DeliveryReplayApi(APIView):
             ).data,
             status=status.HTTP_202_ACCEPTED,
         )
-
-
-# ------------------------------------------------------------------------------
-# Postback endpoints (management API)
-# ------------------------------------------------------------------------------
-
-
-class EndpointOutputSerializer(serializers.ModelSerializer):
-    affiliate_id = serializers.IntegerField(
-        source="affiliate.network_id", help_text="The affiliate's network id."
-    )
-    offer_id = serializers.IntegerField(
-        source="offer.network_offer_id",
-        allow_null=True,
-        help_text="The offer's network id; null: every offer.",
-    )
-    event_types: serializers.SlugRelatedField[EventType] = serializers.SlugRelatedField(
-        many=True, read_only=True, slug_field="code"
-    )
-
-    class Meta:
-        model = PostbackEndpoint
-        ref_name = "PostbackEndpoint"
-        fields = (
-            "id",
-            "affiliate_id",
-            "offer_id",
-            "event_types",
-            "url_template",
-            "method",
-            "status",
-            "disabled_reason",
-            "test_link",
-            "created_at",
-            "updated_at",
-        )
-        read_only_fields = fields
-
-
-class EndpointInputSerializer(serializers.Serializer):
-    affiliate_id = serializers.IntegerField(
-        min_value=1, max_value=MAX_ID, help_text="The affiliate's network id."
-    )
-    offer_id = serializers.IntegerField(
-        min_value=1,
-        max_value=MAX_ID,
-        allow_null=True,
-        default=None,
-        help_text="The offer's network id; null: every offer.",
-    )
-    event_types = serializers.ListField(
-        child=serializers.CharField(max_length=32),
-        max_length=100,
-        help_text='Event type codes, e.g. ["signup", "freereg"].',
-    )
-    url_template = serializers.CharField(max_length=2048)
-    method = serializers.ChoiceField(
-        choices=PostbackEndpoint.Method.choices, default=PostbackEndpoint.Method.GET
-    )
-    status = serializers.ChoiceField(
-        choices=PostbackEndpoint.Status.choices, default=PostbackEndpoint.Status.DRAFT
-    )
-    disabled_reason = serializers.CharField(allow_blank=True, max_length=10_000, default="")
-    test_link = serializers.CharField(allow_blank=True, max_length=2048, default="")
-
-    class Meta:
-        ref_name = "PostbackEndpointInput"
-
-
-@extend_schema(tags=["postback endpoints"])
-class EndpointListCreateApi(APIView):
-    permission_classes = [HasManageScope]
-    pagination_class = LimitOffsetPagination
-
-    class FilterSerializer(serializers.Serializer):
-        affiliate_id = serializers.IntegerField(
-            min_value=1, max_value=MAX_ID, required=False, help_text="Only this affiliate's."
-        )
-        status = serializers.ChoiceField(choices=PostbackEndpoint.Status.choices, required=False)
-
-        class Meta:
-            ref_name = "PostbackEndpointFilter"
-
-    @extend_schema(
-        operation_id="postback_endpoints_list",
-        summary="Postback endpoints",
-        parameters=[FilterSerializer],
-        responses={200: EndpointOutputSerializer(many=True), **error_responses(400)},
-    )
-    def get(self, request: Request) -> Response:
-        filters = self.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        queryset = selectors.endpoint_list()
-        if "affiliate_id" in filters.validated_data:
-            queryset = queryset.filter(affiliate__network_id=filters.validated_data["affiliate_id"])
-        if "status" in filters.validated_data:
-            queryset = queryset.filter(status=filters.validated_data["status"])
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(queryset, request, view=self)
-        return paginator.get_paginated_response(EndpointOutputSerializer(page, many=True).data)
-
-    @extend_schema(
-        operation_id="postback_endpoints_create",
-        summary="Create a postback endpoint",
-        description="The URL template is checked against the affiliate's tracker params (SPEC §4).",
-        request=EndpointInputSerializer,
-        responses={201: EndpointOutputSerializer, **error_responses(400, 413, 415)},
-    )
-    def post(self, request: Request) -> Response:
-        serializer = EndpointInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        endpoint = endpoints.endpoint_create(**serializer.validated_data)
-        return Response(
-            EndpointOutputSerializer(selectors.endpoint_list().get(pk=endpoint.pk)).data,
-            status=status.HTTP_201_CREATED,
-        )
-
-
-@extend_schema(tags=["postback endpoints"])
-class EndpointDetailApi(APIView):
-    permission_classes = [HasManageScope]
-
-    @extend_schema(
-        operation_id="postback_endpoints_retrieve",
-        summary="A postback endpoint",
-        responses={200: EndpointOutputSerializer, **error_responses(404)},
-    )
-    def get(self, request: Request, pk: int) -> Response:
-        return Response(
-            EndpointOutputSerializer(get_object_or_404(selectors.endpoint_list(), pk=pk)).data
-        )
-
-    @extend_schema(
-        operation_id="postback_endpoints_update",
-        summary="Replace a postback endpoint",
-        request=EndpointInputSerializer,
-        responses={200: EndpointOutputSerializer, **error_responses(400, 404, 413, 415)},
-    )
-    def put(self, request: Request, pk: int) -> Response:
-        return self._update(request, pk, partial=False)
-
-    @extend_schema(
-        operation_id="postback_endpoints_partial_update",
-        summary="Change some fields of a postback endpoint",
-        request=EndpointInputSerializer(partial=True),
-        responses={200: EndpointOutputSerializer, **error_responses(400, 404, 413, 415)},
-    )
-    def patch(self, request: Request, pk: int) -> Response:
-        return self._update(request, pk, partial=True)
-
-    def _update(self, request: Request, pk: int, *, partial: bool) -> Response:
-        endpoint = get_object_or_404(PostbackEndpoint, pk=pk)
-        serializer = EndpointInputSerializer(data=request.data, partial=partial)
-        serializer.is_valid(raise_exception=True)
-        endpoints.endpoint_update(endpoint=endpoint, data=serializer.validated_data)
-        return Response(EndpointOutputSerializer(selectors.endpoint_list().get(pk=pk)).data)
-
-    @extend_schema(
-        operation_id="postback_endpoints_destroy",
-        summary="Delete a postback endpoint that never had a delivery",
-        responses={204: None, **error_responses(400, 404)},
-    )
-    def delete(self, request: Request, pk: int) -> Response:
-        endpoints.endpoint_delete(endpoint=get_object_or_404(PostbackEndpoint, pk=pk))
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-@extend_schema(tags=["postback endpoints"])
-class EndpointTestApi(APIView):
-    permission_classes = [HasManageScope]
-
-    class InputSerializer(serializers.Serializer):
-        event = serializers.CharField(
-            max_length=32,
-            required=False,
-            help_text="One of the endpoint's event codes; default: the first (alphabetically).",
-        )
-
-        class Meta:
-            ref_name = "PostbackEndpointTestInput"
-
-    @extend_schema(
-        operation_id="postback_endpoints_test",
-        summary="Fire a test postback now",
-        description=(
-            "Renders the endpoint's template for a sample conversion with the tracker values of "
-            "its test link (transaction id `test-<unix time>`), sends it at once through the same "
-            "sender as real postbacks (address guard and timeouts included) and answers with the "
-            "attempt's result. Any status may be tested. The test is kept in the endpoint's "
-            "history as a test delivery; it is not retried. A template or test link that cannot "
-            "be used answers 400 and sends nothing."
-        ),
-        request=InputSerializer,
-        responses={200: EndpointTestOutputSerializer, **error_responses(400, 404, 413, 415)},
-    )
-    def post(self, request: Request, pk: int) -> Response:
-        endpoint = get_object_or_404(
-            PostbackEndpoint.objects.select_related("affiliate", "offer"), pk=pk
-        )
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        result = testing.endpoint_test_fire(
-            endpoint=endpoint,
-            event_code=serializer.validated_data.get("event"),
-            user=request.user,
-        )
-        return Response(EndpointTestOutputSerializer(result).data)

@@ -86,6 +86,14 @@ _DOTTED_QUAD = re.compile(
 )
 
 
+def unprintable_index(text: str) -> int | None:
+    """The 1-based position of the first character a reviewer cannot see (controls, bidi and
+    zero-width marks, lone surrogates, any space but U+0020), or None."""
+    if text.isprintable():
+        return None
+    return next(index for index, char in enumerate(text, start=1) if not char.isprintable())
+
+
 def _check_shape(template: str) -> None:
     if len(template) > MAX_URL_LENGTH:
         raise TemplateError(

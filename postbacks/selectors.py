@@ -61,17 +61,30 @@ def endpoints_for_event(
     )
 
 
-def conversions_with_deliveries() -> QuerySet[Conversion]:
-    """Conversions with their deliveries and each delivery's attempts, in three queries."""
-    deliveries = Delivery.objects.order_by("pk").prefetch_related(
+def deliveries_with_attempts() -> QuerySet[Delivery]:
+    """Deliveries with their attempts in order, in two queries."""
+    return Delivery.objects.order_by("pk").prefetch_related(
         Prefetch("attempt_log", queryset=DeliveryAttempt.objects.order_by("number"))
     )
+
+
+def conversions_with_deliveries() -> QuerySet[Conversion]:
+    """Conversions with their deliveries and each delivery's attempts, in three queries."""
+    deliveries = deliveries_with_attempts()
     return Conversion.objects.select_related("event_type", "offer", "affiliate").prefetch_related(
         Prefetch("deliveries", queryset=deliveries)
     )
 
 
-def endpoint_list() -> QuerySet[PostbackEndpoint]:
-    return PostbackEndpoint.objects.select_related("affiliate", "offer").prefetch_related(
+def endpoint_list(
+    *, affiliate_network_id: int | None = None, status: str | None = None
+) -> QuerySet[PostbackEndpoint]:
+    """Endpoints with what their list shows, optionally of one affiliate or in one status."""
+    endpoints = PostbackEndpoint.objects.select_related("affiliate", "offer").prefetch_related(
         "event_types"
     )
+    if affiliate_network_id is not None:
+        endpoints = endpoints.filter(affiliate__network_id=affiliate_network_id)
+    if status is not None:
+        endpoints = endpoints.filter(status=status)
+    return endpoints

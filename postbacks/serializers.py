@@ -1,37 +1,8 @@
 """Serializers and schema pieces shared by several API views (SPEC §5)."""
 
-from django.core.validators import RegexValidator
-from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
 from postbacks.models import Delivery, DeliveryAttempt
-
-# The largest value of the bigint columns that hold ids: anything above is refused as input
-# rather than reaching the database.
-MAX_ID = 2**63 - 1
-
-currency_validator = RegexValidator(
-    r"\A[A-Za-z]{3}\Z", "Use a three-letter ISO 4217 code, e.g. USD or EUR."
-)
-
-_ERROR_DESCRIPTIONS = {
-    400: "Invalid input: an object of field name -> list of messages "
-    "(`non_field_errors` or `detail` for the body as a whole).",
-    401: "No token, or an unknown one (`Authorization: Token <key>`).",
-    403: "The token's scope does not allow this.",
-    404: "No such object.",
-    413: "The body is larger than the endpoint accepts.",
-    415: "The body is not JSON (send Content-Type: application/json).",
-    429: "This token posted more conversions this minute than INGEST_RATE_LIMIT allows; "
-    "`Retry-After` says when to send again.",
-    503: "The database is unavailable; nothing was stored. Retry.",
-}
-
-
-def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
-    """Schema entries for the error answers of a view (always 401, 403 and 503)."""
-    wanted = sorted({*codes, 401, 403, 503})
-    return {code: OpenApiResponse(description=_ERROR_DESCRIPTIONS[code]) for code in wanted}
 
 
 class DeliveryAttemptOutputSerializer(serializers.ModelSerializer):

@@ -193,14 +193,18 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["config.api_input.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
-    "PAGE_SIZE": 100,
+    "DEFAULT_PAGINATION_CLASS": "config.api_input.BoundedLimitOffsetPagination",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
+# Lists page by `limit` (default API_PAGE_SIZE, at most API_PAGE_MAX_LIMIT) and `offset` (at most
+# API_PAGE_MAX_OFFSET: a deep OFFSET makes PostgreSQL walk every row before it).
+API_PAGE_SIZE = env.int("API_PAGE_SIZE", default=100)
+API_PAGE_MAX_LIMIT = env.int("API_PAGE_MAX_LIMIT", default=1000)
+API_PAGE_MAX_OFFSET = env.int("API_PAGE_MAX_OFFSET", default=1_000_000)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Postback portal API",
     "DESCRIPTION": "Conversion ingest and postback management for the affiliate network.",
@@ -224,6 +228,9 @@ INGEST_MAX_BODY_BYTES = env.int("INGEST_MAX_BODY_BYTES", default=64 * 1024)
 INGEST_RATE_LIMIT = env.int("INGEST_RATE_LIMIT", default=300_000)
 INGEST_BATCH_MAX_BODY_BYTES = env.int("INGEST_BATCH_MAX_BODY_BYTES", default=2 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = INGEST_BATCH_MAX_BODY_BYTES
+# How far from now a conversion's `occurred_at` may be: backfills reach back, clocks drift ahead.
+INGEST_OCCURRED_AT_MAX_AGE_DAYS = env.int("INGEST_OCCURRED_AT_MAX_AGE_DAYS", default=5 * 366)
+INGEST_OCCURRED_AT_MAX_AHEAD_HOURS = env.int("INGEST_OCCURRED_AT_MAX_AHEAD_HOURS", default=24)
 
 # ------------------------------------------------------------------------------
 # Postback delivery (SPEC §6)

@@ -85,19 +85,30 @@ def test_conversion_detail_needs_a_token(world: World, post_json: Any) -> None:
     assert APIClient().get(f"/api/v1/conversions/{answer['id']}/").status_code == 401
 
 
-def test_delivery_detail(world: World, post_json: Any, ingest_client: APIClient) -> None:
+def test_delivery_detail(world: World, post_json: Any, manage_client: APIClient) -> None:
     answer = post_json(world.payload()).json()
     (delivery_id,) = answer["deliveries"]
     DeliveryAttemptFactory.create(delivery_id=delivery_id, number=1, status_code=200)
 
-    response = ingest_client.get(f"/api/v1/deliveries/{delivery_id}/")
+    response = manage_client.get(f"/api/v1/deliveries/{delivery_id}/")
 
     assert response.status_code == 200
     body = response.json()
     assert body["conversion_id"] == answer["id"]
     assert body["endpoint_id"] == world.endpoint.pk
     assert body["attempt_log"][0]["status_code"] == 200
-    assert ingest_client.get("/api/v1/deliveries/999999/").status_code == 404
+    assert manage_client.get("/api/v1/deliveries/999999/").status_code == 404
+
+
+def test_ingest_token_may_not_read_a_delivery(
+    world: World, post_json: Any, ingest_client: APIClient
+) -> None:
+    # Deliveries include test postbacks to any endpoint; an ingest token reads its conversions
+    # (with their deliveries), not the management side's records.
+    (delivery_id,) = post_json(world.payload()).json()["deliveries"]
+    response = ingest_client.get(f"/api/v1/deliveries/{delivery_id}/")
+    assert response.status_code == 403
+    assert "manage scope" in response.json()["detail"]
 
 
 def test_replay_queues_deliveries_again(

@@ -1,0 +1,220 @@
+"""The management API of postback endpoints: list, create, change, delete, test (SPEC §4)."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.api import MAX_ID, error_responses
+from config.api_input import BoundedLimitOffsetPagination
+from config.permissions import HasManageScope
+from postbacks import endpoints, selectors, testing
+from postbacks.models import EventType, PostbackEndpoint
+from postbacks.serializers import EndpointTestOutputSerializer
+
+# ------------------------------------------------------------------------------
+# Postback endpoints (management API)
+# ------------------------------------------------------------------------------
+
+
+class EndpointOutputSerializer(serializers.ModelSerializer):
+    affiliate_id = serializers.IntegerField(
+        source="affiliate.network_id", help_text="The affiliate's network id."
+    )
+    offer_id = serializers.IntegerField(
+        source="offer.network_offer_id",
+        allow_null=True,
+        help_text="The offer's network id; null: every offer.",
+    )
+    event_types: serializers.SlugRelatedField[EventType] = serializers.SlugRelatedField(
+        many=True, read_only=True, slug_field="code"
+    )
+
+    class Meta:
+        model = PostbackEndpoint
+        ref_name = "PostbackEndpoint"
+        fields = (
+            "id",
+            "affiliate_id",
+            "offer_id",
+            "event_types",
+            "url_template",
+            "method",
+            "status",
+            "disabled_reason",
+            "test_link",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = fields
+
+
+class EndpointInputSerializer(serializers.Serializer):
+    affiliate_id = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, help_text="The affiliate's network id."
+    )
+    offer_id = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_ID,
+        allow_null=True,
+        default=None,
+        help_text="The offer's network id; null: every offer.",
+    )
+    event_types = serializers.ListField(
+        child=serializers.CharField(max_length=32),
+        max_length=100,
+        help_text='Event type codes, e.g. ["signup", "freereg"].',
+    )
+    url_template = serializers.CharField(max_length=2048)
+    method = serializers.ChoiceField(
+        choices=PostbackEndpoint.Method.choices, default=PostbackEndpoint.Method.GET
+    )
+    status = serializers.ChoiceField(
+        choices=PostbackEndpoint.Status.choices, default=PostbackEndpoint.Status.DRAFT
+    )
+    disabled_reason = serializers.CharField(allow_blank=True, max_length=10_000, default="")
+    test_link = serializers.CharField(allow_blank=True, max_length=2048, default="")
+
+    class Meta:
+        ref_name = "PostbackEndpointInput"
+
+
+@extend_schema(tags=["postback endpoints"])
+class EndpointListCreateApi(APIView):
+    permission_classes = [HasManageScope]
+    pagination_class = BoundedLimitOffsetPagination
+
+    class FilterSerializer(serializers.Serializer):
+        affiliate_id = serializers.IntegerField(
+            min_value=1, max_value=MAX_ID, required=False, help_text="Only this affiliate's."
+        )
+        status = serializers.ChoiceField(choices=PostbackEndpoint.Status.choices, required=False)
+
+        class Meta:
+            ref_name = "PostbackEndpointFilter"
+
+    @extend_schema(
+        operation_id="postback_endpoints_list",
+        summary="Postback endpoints",
+        parameters=[FilterSerializer],
+        responses={200: EndpointOutputSerializer(many=True), **error_responses(400)},
+    )
+    def get(self, request: Request) -> Response:
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        queryset = selectors.endpoint_list(
+            affiliate_network_id=filters.validated_data.get("affiliate_id"),
+            status=filters.validated_data.get("status"),
+        )
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(queryset, request, view=self)
+        return paginator.get_paginated_response(EndpointOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="postback_endpoints_create",
+        summary="Create a postback endpoint",
+        description="The URL template is checked against the affiliate's tracker params (SPEC §4).",
+        request=EndpointInputSerializer,
+        responses={201: EndpointOutputSerializer, **error_responses(400, 413, 415)},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = EndpointInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        endpoint = endpoints.endpoint_create(**serializer.validated_data)
+        return Response(
+            EndpointOutputSerializer(selectors.endpoint_list().get(pk=endpoint.pk)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+@extend_schema(tags=["postback endpoints"])
+class EndpointDetailApi(APIView):
+    permission_classes = [HasManageScope]
+
+    @extend_schema(
+        operation_id="postback_endpoints_retrieve",
+        summary="A postback endpoint",
+        responses={200: EndpointOutputSerializer, **error_responses(404)},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(
+            EndpointOutputSerializer(get_object_or_404(selectors.endpoint_list(), pk=pk)).data
+        )
+
+    @extend_schema(
+        operation_id="postback_endpoints_update",
+        summary="Replace a postback endpoint",
+        request=EndpointInputSerializer,
+        responses={200: EndpointOutputSerializer, **error_responses(400, 404, 413, 415)},
+    )
+    def put(self, request: Request, pk: int) -> Response:
+        return self._update(request, pk, partial=False)
+
+    @extend_schema(
+        operation_id="postback_endpoints_partial_update",
+        summary="Change some fields of a postback endpoint",
+        request=EndpointInputSerializer(partial=True),
+        responses={200: EndpointOutputSerializer, **error_responses(400, 404, 413, 415)},
+    )
+    def patch(self, request: Request, pk: int) -> Response:
+        return self._update(request, pk, partial=True)
+
+    def _update(self, request: Request, pk: int, *, partial: bool) -> Response:
+        endpoint = get_object_or_404(PostbackEndpoint, pk=pk)
+        serializer = EndpointInputSerializer(data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        endpoints.endpoint_update(endpoint=endpoint, data=serializer.validated_data)
+        return Response(EndpointOutputSerializer(selectors.endpoint_list().get(pk=pk)).data)
+
+    @extend_schema(
+        operation_id="postback_endpoints_destroy",
+        summary="Delete a postback endpoint that never had a delivery",
+        responses={204: None, **error_responses(400, 404)},
+    )
+    def delete(self, request: Request, pk: int) -> Response:
+        endpoints.endpoint_delete(endpoint=get_object_or_404(PostbackEndpoint, pk=pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(tags=["postback endpoints"])
+class EndpointTestApi(APIView):
+    permission_classes = [HasManageScope]
+
+    class InputSerializer(serializers.Serializer):
+        event = serializers.CharField(
+            max_length=32,
+            required=False,
+            help_text="One of the endpoint's event codes; default: the first (alphabetically).",
+        )
+
+        class Meta:
+            ref_name = "PostbackEndpointTestInput"
+
+    @extend_schema(
+        operation_id="postback_endpoints_test",
+        summary="Fire a test postback now",
+        description=(
+            "Renders the endpoint's template for a sample conversion with the tracker values of "
+            "its test link (transaction id `test-<unix time>`), sends it at once through the same "
+            "sender as real postbacks (address guard and timeouts included) and answers with the "
+            "attempt's result. Any status may be tested. The test is kept in the endpoint's "
+            "history as a test delivery; it is not retried. A template or test link that cannot "
+            "be used answers 400 and sends nothing."
+        ),
+        request=InputSerializer,
+        responses={200: EndpointTestOutputSerializer, **error_responses(400, 404, 413, 415)},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        endpoint = get_object_or_404(
+            PostbackEndpoint.objects.select_related("affiliate", "offer"), pk=pk
+        )
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = testing.endpoint_test_fire(
+            endpoint=endpoint,
+            event_code=serializer.validated_data.get("event"),
+            user=request.user,
+        )
+        return Response(EndpointTestOutputSerializer(result).data)
