@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
+# Where `make web` listens: loopback unless the operator opens it (WEB_BIND=0.0.0.0 in a container).
+WEB_BIND ?= 127.0.0.1
 
 .PHONY: run web worker test lint bench install clean
 
@@ -24,7 +26,7 @@ run: $(STAMP)
 	@PORT=$(PORT) scripts/run.sh
 
 web: $(STAMP)
-	$(BIN)/gunicorn config.wsgi --bind 0.0.0.0:$(PORT) --workers $${WEB_CONCURRENCY:-2} --worker-class gthread --threads $${WEB_THREADS:-4} --access-logfile - --graceful-timeout 20
+	$(BIN)/gunicorn config.wsgi --bind $(WEB_BIND):$(PORT) --workers $${WEB_CONCURRENCY:-2} --worker-class gthread --threads $${WEB_THREADS:-4} --access-logfile - --graceful-timeout 20
 
 worker: $(STAMP)
 	$(BIN)/python manage.py run_delivery_worker

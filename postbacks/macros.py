@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import quote, urlsplit
 
+import idna
+
 from postbacks.tracker import positional
 
 NETWORK_MACROS: dict[str, str] = {
@@ -136,11 +138,39 @@ def _check_shape(template: str) -> None:
         raise TemplateError(f"the host {authority!r} is not a valid host[:port]") from exc
     if not host:
         raise TemplateError("the URL has no host: write it as https://host.example/path")
-    if _NUMERIC_HOST.match(host) and not _DOTTED_QUAD.match(host):
+    if parts.username is not None:
+        # The HTTP client would turn them into an Authorization header sent to every receiver.
+        raise TemplateError(
+            "the URL has a user name or password before its host (user:pass@): remove them; "
+            "a key the receiver needs goes in the query, e.g. ?key=..."
+        )
+    wire_host = _wire_host(host)
+    if wire_host != host and _NUMERIC_HOST.match(wire_host):
+        raise TemplateError(
+            f"the host {host!r} is the address {wire_host} written with non-ASCII characters: "
+            "write it in plain digits and dots"
+        )
+    if _NUMERIC_HOST.match(wire_host) and not _DOTTED_QUAD.match(wire_host):
         raise TemplateError(
             f"the host {host!r} is an IPv4 address in a legacy numeric form (decimal, octal or "
             "hex): write it as a name or as four plain decimal numbers, e.g. 203.0.113.7"
         )
+
+
+def _wire_host(host: str) -> str:
+    """The host as the HTTP client (yarl) puts it on the wire: IDNA 2008 with UTS 46 mapping,
+    then IDNA 2003; so fullwidth digits or an ideographic full stop are judged as sent."""
+    if host.isascii():
+        return host
+    try:
+        return idna.encode(host, uts46=True).decode("ascii")
+    except UnicodeError:
+        try:
+            return host.encode("idna").decode("ascii")
+        except UnicodeError as exc:
+            raise TemplateError(
+                f"the host {host!r} is not a valid international domain name"
+            ) from exc
 
 
 def _parse(template: str) -> list[str | _Macro]:

@@ -318,3 +318,46 @@ def test_non_ascii_text_after_the_host_is_sent_percent_encoded_once() -> None:
         "https://bücher.example/straße?ü={transaction_id}&x=ä", {"transaction_id": "é&1"}
     )
     assert url == "https://bücher.example/stra%C3%9Fe?%C3%BC=%C3%A9%261&x=%C3%A4"
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "http://evil@track.example/pb",
+        "https://user:secret@track.example/pb?tx={transaction_id}",
+        "https://:secret@track.example/pb",
+        "https://@track.example/pb",
+    ],
+)
+def test_user_info_before_the_host_is_refused_so_no_login_is_sent(template: str) -> None:
+    with pytest.raises(TemplateError, match="user name or password before its host"):
+        validate_template(template, [])
+    with pytest.raises(TemplateError, match="user name or password before its host"):
+        render_url(template, {"transaction_id": "tx-1"})
+
+
+@pytest.mark.parametrize(
+    ("host", "address"),
+    [
+        ("\uff11\uff12\uff17.\uff10.\uff10.\uff11", "127.0.0.1"),  # fullwidth digits
+        ("127\u30020\u30020\u30021", "127.0.0.1"),  # ideographic full stops
+        ("\u2460\u2461\u2466.0.0.1", "127.0.0.1"),  # circled digits
+        (
+            "\uff12\uff11\uff13\uff10\uff17\uff10\uff16\uff14\uff13\uff13",
+            "2130706433",
+        ),  # fullwidth decimal form
+    ],
+)
+def test_an_ip_address_disguised_in_non_ascii_is_refused_at_save(host: str, address: str) -> None:
+    with pytest.raises(TemplateError, match=f"is the address {address} written with non-ASCII"):
+        validate_template(f"http://{host}/pb", [])
+
+
+def test_a_real_international_domain_name_is_accepted() -> None:
+    validate_template("https://bücher.example/pb?tx={transaction_id}", [])
+    validate_template("https://\uff54\uff52\uff41\uff43\uff4b.example/pb", [])
+
+
+def test_an_invalid_international_domain_name_is_refused() -> None:
+    with pytest.raises(TemplateError, match="not a valid international domain name"):
+        validate_template("https://" + "a" * 70 + "ü.example/pb", [])
