@@ -1,4 +1,4 @@
-"""What `make web` runs: the address it listens on is the operator's choice, loopback unless told."""
+"""What `make web` runs: it listens where the operator says, loopback unless told."""
 
 import subprocess
 from pathlib import Path
