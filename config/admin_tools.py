@@ -122,6 +122,16 @@ class ManagedRowsAdmin(admin.ModelAdmin):
 # ------------------------------------------------------------------------------
 # Records: big tables, viewed, never edited
 # ------------------------------------------------------------------------------
+class ViewOnly:
+    """For admins and inlines of rows the admin shows but never adds or changes."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class EstimatedCountPaginator(Paginator):
     """Counts an unfiltered big table from PostgreSQL's statistics instead of COUNT(*).
 
@@ -156,7 +166,7 @@ def _table_estimate(alias: str, table: str) -> int:
     return int(row[0]) if row and row[0] is not None else -1
 
 
-class RecordAdmin(admin.ModelAdmin):
+class RecordAdmin(ViewOnly, admin.ModelAdmin):
     """A record of what happened: viewable, never added or edited through the admin.
 
     Its table grows without bound, so the changelist never counts the whole table, and a search
@@ -166,12 +176,6 @@ class RecordAdmin(admin.ModelAdmin):
 
     paginator = EstimatedCountPaginator
     show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def search_match(self, term: str, number: int | None) -> Q:
         raise NotImplementedError(f"{type(self).__name__} searches without a search_match")
@@ -216,17 +220,11 @@ class ExportableRecordAdmin(RecordAdmin):
         return self.export(queryset=changelist.queryset)
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(ViewOnly, admin.TabularInline):
     extra = 0
     max_num = 0
     can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -34,6 +34,21 @@ def response_excerpt(text: str, *, limit: int | None = None) -> SafeString:
     return render_to_string("admin/postbacks/_response_excerpt.html", {"text": shown})
 
 
+class AttemptColumns:
+    """An attempt's duration and its receiver's answer, on the attempt page and in the delivery
+    page's list of attempts (which cuts the answer at `excerpt_limit` characters)."""
+
+    excerpt_limit: int | None = None
+
+    @admin.display(description="Duration", ordering="duration_ms")
+    def duration(self, obj: DeliveryAttempt) -> str:
+        return f"{obj.duration_ms} ms"
+
+    @admin.display(description="Response excerpt")
+    def excerpt(self, obj: DeliveryAttempt) -> SafeString:
+        return response_excerpt(obj.response_excerpt, limit=self.excerpt_limit)
+
+
 class DeliveryInline(ReadOnlyInline):
     model = Delivery
     fields = (
@@ -136,7 +151,7 @@ class ConversionAdmin(ReplaysDeliveries, ManagedRowsAdmin, ExportableRecordAdmin
         replay_and_report(self, request, ids_of(deliveries))
 
 
-class DeliveryAttemptInline(ReadOnlyInline):
+class DeliveryAttemptInline(AttemptColumns, ReadOnlyInline):
     model = DeliveryAttempt
     fields = (
         "number",
@@ -149,17 +164,10 @@ class DeliveryAttemptInline(ReadOnlyInline):
     )
     readonly_fields = fields
     show_change_link = True
+    excerpt_limit = EXCERPT_PREVIEW
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[DeliveryAttempt]:
         return super().get_queryset(request).order_by("number")
-
-    @admin.display(description="Duration")
-    def duration(self, obj: DeliveryAttempt) -> str:
-        return f"{obj.duration_ms} ms"
-
-    @admin.display(description="Response excerpt")
-    def excerpt(self, obj: DeliveryAttempt) -> SafeString:
-        return response_excerpt(obj.response_excerpt, limit=EXCERPT_PREVIEW)
 
 
 @admin.register(Delivery)
@@ -219,7 +227,7 @@ class DeliveryAdmin(ReplaysDeliveries, ManagedRowsAdmin, ExportableRecordAdmin):
 
 
 @admin.register(DeliveryAttempt)
-class DeliveryAttemptAdmin(ManagedRowsAdmin, RecordAdmin):
+class DeliveryAttemptAdmin(AttemptColumns, ManagedRowsAdmin, RecordAdmin):
     manager_path = "delivery__endpoint__affiliate__account_manager"
     list_display = (
         "id",
@@ -253,11 +261,3 @@ class DeliveryAttemptAdmin(ManagedRowsAdmin, RecordAdmin):
         if number is not None:
             match |= Q(delivery_id=number)
         return match
-
-    @admin.display(description="Duration", ordering="duration_ms")
-    def duration(self, obj: DeliveryAttempt) -> str:
-        return f"{obj.duration_ms} ms"
-
-    @admin.display(description="Response excerpt")
-    def excerpt(self, obj: DeliveryAttempt) -> SafeString:
-        return response_excerpt(obj.response_excerpt)

@@ -1,17 +1,16 @@
 """API tokens: seen and revoked here, made by `manage.py create_api_token`."""
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 from rest_framework.authtoken.admin import TokenAdmin
 from rest_framework.authtoken.models import TokenProxy
+
+from config.admin_tools import ViewOnly
 
 admin.site.unregister(TokenProxy)
 
 
 @admin.register(TokenProxy)
-class ApiTokenAdmin(TokenAdmin):
+class ApiTokenAdmin(ViewOnly, TokenAdmin):
     """The database holds only a digest of each token (config/permissions.py), so this page
     shows whose token it is and since when, and deletes it to revoke it; it never shows a key,
     and cannot make a token (the key would be unknown to everyone)."""
@@ -19,9 +18,3 @@ class ApiTokenAdmin(TokenAdmin):
     list_display = ("user", "created")
     fields = ("user", "created")
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
