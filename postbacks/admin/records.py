@@ -26,6 +26,8 @@ from postbacks.admin.replay import ReplaysDeliveries, replay_and_report
 from postbacks.models import Conversion, Delivery, DeliveryAttempt, PostbackEndpoint
 
 EXCERPT_PREVIEW = 200
+# An attempt's columns on the attempts list and in the list of a delivery's attempts.
+ATTEMPT_COLUMNS = ("number", "started_at", "duration", "status_code", "error", "trigger")
 
 
 def response_excerpt(text: str, *, limit: int | None = None) -> SafeString:
@@ -153,15 +155,7 @@ class ConversionAdmin(ReplaysDeliveries, ManagedRowsAdmin, ExportableRecordAdmin
 
 class DeliveryAttemptInline(AttemptColumns, ReadOnlyInline):
     model = DeliveryAttempt
-    fields = (
-        "number",
-        "started_at",
-        "duration",
-        "status_code",
-        "error",
-        "trigger",
-        "excerpt",
-    )
+    fields = (*ATTEMPT_COLUMNS, "excerpt")
     readonly_fields = fields
     show_change_link = True
     excerpt_limit = EXCERPT_PREVIEW
@@ -229,16 +223,7 @@ class DeliveryAdmin(ReplaysDeliveries, ManagedRowsAdmin, ExportableRecordAdmin):
 @admin.register(DeliveryAttempt)
 class DeliveryAttemptAdmin(AttemptColumns, ManagedRowsAdmin, RecordAdmin):
     manager_path = "delivery__endpoint__affiliate__account_manager"
-    list_display = (
-        "id",
-        "delivery",
-        "number",
-        "started_at",
-        "duration",
-        "status_code",
-        "error",
-        "trigger",
-    )
+    list_display = ("id", "delivery", *ATTEMPT_COLUMNS)
     list_filter = ("trigger",)
     list_select_related = ("delivery",)
     ordering = ("-started_at",)
