@@ -190,8 +190,7 @@ class AffiliateAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
         return TemplateResponse(request, "admin/affiliates/affiliate/invite.html", context)
 
     def change_page_context(self, request: HttpRequest, obj: Affiliate) -> dict[str, Any]:
-        """The link builder: the offer link for the offer chosen with ?offer=<pk> (SPEC §1's
-        shape)."""
+        """The offer link for the offer chosen with ?offer=<pk> (SPEC §1's shape)."""
         offers = list(offers_active())
         context: dict[str, Any] = {"builder_offers": offers, "builder_offer": None}
         chosen = request.GET.get("offer", "")

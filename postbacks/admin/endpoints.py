@@ -348,11 +348,11 @@ class PostbackEndpointAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
 
     @admin.display(description="Postback URL per event (sample conversion)")
     def sample_url(self, obj: PostbackEndpoint | None) -> SafeString:
-        saved = obj is not None and obj.pk is not None
+        saved = obj if obj is not None and obj.pk is not None else None
         return render_to_string(
             f"{TEMPLATES}/_preview.html",
             {
-                "preview": testing.endpoint_preview(endpoint=obj) if obj and saved else None,
+                "preview": testing.endpoint_preview(endpoint=saved) if saved else None,
                 "preview_url": self._url("preview"),
             },
         )
