@@ -5,7 +5,6 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
@@ -34,9 +33,14 @@ from affiliates.services import (
     tracker_params_validate,
 )
 from config.access import user_sees_all
-from config.admin_tools import ManagedRowsAdmin, object_for_change
+from config.admin_tools import (
+    ChangePageAdmin,
+    ManagedRowsAdmin,
+    admin_page_context,
+    object_for_change,
+)
 from config.history_admin import HistoryAdmin
-from postbacks.admin import PostbackEndpointInline
+from postbacks.admin.endpoints import PostbackEndpointInline
 
 
 def _staff_user(request: HttpRequest) -> User:
@@ -88,7 +92,7 @@ class AffiliateAdminForm(forms.ModelForm):
 
 
 @admin.register(Affiliate)
-class AffiliateAdmin(ManagedRowsAdmin, HistoryAdmin):
+class AffiliateAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
     form = AffiliateAdminForm
     manager_path = "account_manager"
     list_display = (
@@ -177,32 +181,20 @@ class AffiliateAdmin(ManagedRowsAdmin, HistoryAdmin):
                 self.message_user(request, f"The invite link was e-mailed to {sent_to}.")
             return redirect("admin:affiliates_affiliate_invite", object_id=affiliate.pk)
         context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "original": affiliate,
-            "title": f"Invite {affiliate} to the setup form",
+            **admin_page_context(
+                self, request, original=affiliate, title=f"Invite {affiliate} to the setup form"
+            ),
             "link": link,
             "max_age_days": settings.SETUP_INVITE_MAX_AGE // 86400,
         }
         return TemplateResponse(request, "admin/affiliates/affiliate/invite.html", context)
 
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        context = {**(extra_context or {}), **self._link_builder(request, object_id)}
-        return super().change_view(request, object_id, form_url, extra_context=context)
-
-    def _link_builder(self, request: HttpRequest, object_id: str) -> dict[str, Any]:
+    def change_page_context(self, request: HttpRequest, obj: Affiliate) -> dict[str, Any]:
         """The offer link for the offer chosen with ?offer=<pk> (SPEC §1's shape)."""
-        affiliate = self.get_object(request, unquote(object_id))
         offers = list(offers_active())
         context: dict[str, Any] = {"builder_offers": offers, "builder_offer": None}
         chosen = request.GET.get("offer", "")
-        if affiliate is None or not chosen.isdigit():
+        if not chosen.isdigit():
             return context
         offer = next((o for o in offers if o.pk == int(chosen)), None)
         if offer is None:
@@ -210,7 +202,7 @@ class AffiliateAdmin(ManagedRowsAdmin, HistoryAdmin):
             return context
         context["builder_offer"] = offer
         try:
-            context["builder_link"] = offer_link_build(affiliate=affiliate, offer=offer)
+            context["builder_link"] = offer_link_build(affiliate=obj, offer=offer)
         except ValidationError as exc:
             context["builder_error"] = " ".join(exc.messages)
         return context
@@ -243,7 +235,7 @@ SUBMITTED_FIELDS = (
 
 
 @admin.register(SetupRequest)
-class SetupRequestAdmin(ManagedRowsAdmin, HistoryAdmin):
+class SetupRequestAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
     """The queue of what affiliates asked for through the setup form (SPEC §7).
 
     A request is read as sent and changes only through the review services: Approve (creates or
@@ -341,29 +333,17 @@ class SetupRequestAdmin(ManagedRowsAdmin, HistoryAdmin):
         context = {**(extra_context or {}), "new_count": new.count()}
         return super().changelist_view(request, extra_context=context)
 
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        setup_request = self.get_object(request, unquote(object_id))
-        context = dict(extra_context or {})
-        if setup_request is not None:
-            context.update(
-                {
-                    "reference": setup_request_reference(setup_request=setup_request),
-                    "comparison": setup_request_comparison(setup_request=setup_request),
-                    "preview": self._preview(setup_request),
-                    "can_review": setup_request.status == SetupRequest.Status.NEW
-                    and self.has_change_permission(request, setup_request),
-                    "show_save": False,
-                    "show_save_and_continue": False,
-                    "show_save_and_add_another": False,
-                }
-            )
-        return super().change_view(request, object_id, form_url, extra_context=context)
+    def change_page_context(self, request: HttpRequest, obj: SetupRequest) -> dict[str, Any]:
+        return {
+            "reference": setup_request_reference(setup_request=obj),
+            "comparison": setup_request_comparison(setup_request=obj),
+            "preview": self._preview(obj),
+            "can_review": obj.status == SetupRequest.Status.NEW
+            and self.has_change_permission(request, obj),
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+        }
 
     @staticmethod
     def _preview(setup_request: SetupRequest) -> list[Any]:
@@ -426,10 +406,9 @@ class SetupRequestAdmin(ManagedRowsAdmin, HistoryAdmin):
             self.message_user(request, f"{reference} rejected.", messages.SUCCESS)
             return redirect("admin:affiliates_setuprequest_changelist")
         context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "original": setup_request,
-            "title": f"Reject {reference}",
+            **admin_page_context(
+                self, request, original=setup_request, title=f"Reject {reference}"
+            ),
             "form": form,
             "reference": reference,
         }

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from affiliates.models import Affiliate
-from postbacks.admin import EstimatedCountPaginator
+from config.admin_tools import EstimatedCountPaginator
 from postbacks.delivery.queue import get_queue
 from postbacks.models import Conversion, Delivery, EventType, PostbackEndpoint
 from tests.factories import (

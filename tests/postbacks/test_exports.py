@@ -119,6 +119,16 @@ def test_export_link_on_the_changelist_carries_the_filters(admin_client):
     )
 
 
+def test_conversion_changelist_links_its_own_export(admin_client):
+    # Both record lists share one change_list template; each links the export of its own model.
+    response = admin_client.get(
+        reverse("admin:postbacks_conversion_changelist"), {"attribution__exact": "unattributed"}
+    )
+    body = response.content.decode()
+    assert reverse("admin:postbacks_conversion_export") + "?attribution__exact=unattributed" in body
+    assert reverse("admin:postbacks_delivery_export") not in body
+
+
 def test_export_needs_view_permission(client):
     from tests.factories import UserFactory
 

@@ -1,0 +1,14 @@
+"""The postbacks admin, a module a subject; importing them registers their admins.
+
+- endpoints: event types and postback endpoints (preview, test postbacks, Set live, health)
+- records: conversions, deliveries and attempts, viewed and replayed, never edited
+- replay: who may replay deliveries, and what the manager is told
+- site: the dashboard on the admin's front page
+- tokens: API tokens, seen and revoked
+
+The tools these share with the other apps' admins are in config/admin_tools.py.
+"""
+
+from postbacks.admin import endpoints, records, site, tokens
+
+__all__ = ["endpoints", "records", "site", "tokens"]
