@@ -5,7 +5,6 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import django_rq
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core import signing
@@ -14,11 +13,11 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
-from redis.exceptions import RedisError
 
 from affiliates.models import TRACKER_PARAM_PATTERN, Affiliate, SetupRequest
 from affiliates.selectors import RATE_KEY, setup_request_reference
 from config.history import history_record_update
+from config.redis_tools import REDIS_ERRORS, counter_add
 from config.services import delete_or_refuse, fields_apply, unique_save
 from offers.models import Offer
 from postbacks.endpoints import endpoint_create
@@ -551,11 +550,8 @@ def rate_limit_consume(*, bucket: str, client: str) -> bool:
     """
     key = RATE_KEY.format(bucket=bucket, client=client)
     try:
-        pipe = django_rq.get_connection("default").pipeline(transaction=True)
-        pipe.incr(key)
-        pipe.expire(key, settings.SETUP_RATE_WINDOW, nx=True)
-        used, _ = pipe.execute()
-    except RedisError:
+        used = counter_add(key, ttl=settings.SETUP_RATE_WINDOW)
+    except REDIS_ERRORS:
         logger.warning("setup rate limit: Redis unavailable, not limiting")
         return True
-    return int(used) <= settings.SETUP_RATE_LIMIT[bucket]
+    return used <= settings.SETUP_RATE_LIMIT[bucket]

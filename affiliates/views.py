@@ -27,17 +27,10 @@ from affiliates.services import (
     rate_limit_consume,
     setup_request_submit,
 )
+from config.client_address import client_address
 
 DONE_SALT = "setup-done"
 View = Callable[..., HttpResponse]
-
-
-def client_address(request: HttpRequest) -> str:
-    header = settings.SETUP_CLIENT_IP_HEADER
-    if header and request.META.get(header):
-        # The last entry is the one our own proxy added; earlier ones are the client's word.
-        return str(request.META[header]).split(",")[-1].strip()
-    return str(request.META.get("REMOTE_ADDR") or "unknown")
 
 
 def _refusal(request: HttpRequest, *, status: int, title: str, message: str) -> HttpResponse:

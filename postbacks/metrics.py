@@ -24,11 +24,9 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector, CollectorRegistry
-from redis import Redis
-from redis.exceptions import RedisError
-from rq import Worker
 
-from postbacks.delivery.queue import get_queue
+from config.redis_tools import REDIS_ERRORS, redis_client
+from postbacks.delivery.rq_queue import queue_state
 from postbacks.models import Delivery, PostbackEndpoint
 
 if TYPE_CHECKING:
@@ -42,10 +40,6 @@ INGEST_KEY = "postbacks:metrics:ingest"
 # Upper bounds of the attempt latency buckets, in milliseconds (the total timeout is 15 s).
 LATENCY_BUCKETS_MS = (10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 15000)
 TEST_EVENT = "test"
-
-
-def _redis() -> Redis:
-    return get_queue().connection
 
 
 def _bucket(duration_ms: int) -> str:
@@ -76,7 +70,7 @@ def attempts_observe(*, outcomes: Sequence["Outcome"]) -> None:
             states[f"{judge(outcome, now=now).state}|{event}"] += 1
             buckets[_bucket(outcome.duration_ms)] += 1
             total_ms += outcome.duration_ms
-        pipe = _redis().pipeline(transaction=False)
+        pipe = redis_client().pipeline(transaction=False)
         for field, count in states.items():
             pipe.hincrby(ATTEMPTS_KEY, field, count)
         for field, count in buckets.items():
@@ -91,7 +85,7 @@ def attempts_observe(*, outcomes: Sequence["Outcome"]) -> None:
 def ingest_request_count(*, api: str, status: int) -> None:
     """Count one request to the ingest API (`api`: single or batch) by its answer's status."""
     try:
-        _redis().hincrby(INGEST_KEY, f"{api}|{status}", 1)
+        redis_client().hincrby(INGEST_KEY, f"{api}|{status}", 1)
     except Exception:
         logger.warning("ingest metrics not recorded", exc_info=True)
 
@@ -138,12 +132,12 @@ class PortalCollector(Collector):
 
     def _counters(self) -> Iterator[Metric]:
         try:
-            pipe = _redis().pipeline(transaction=False)
+            pipe = redis_client().pipeline(transaction=False)
             pipe.hgetall(ATTEMPTS_KEY)
             pipe.hgetall(LATENCY_KEY)
             pipe.hgetall(INGEST_KEY)
             attempts, latency, ingest = pipe.execute()
-        except (RedisError, OSError) as exc:
+        except REDIS_ERRORS as exc:
             logger.warning("metrics counters unavailable: %s", exc)
             yield GaugeMetricFamily(
                 "postbacks_metrics_store_up", "1 when the Redis counters could be read.", value=0
@@ -209,17 +203,14 @@ class PortalCollector(Collector):
             "Endpoints not disabled whose latest attempts failed.",
             value=endpoints["failing"],
         )
-        try:
-            queue = get_queue()
-            depth, workers = queue.count, Worker.count(queue=queue)
-        except (RedisError, OSError) as exc:
-            logger.warning("queue metrics unavailable: %s", exc)
+        queue = queue_state()
+        if not queue.available:
             return
         yield GaugeMetricFamily(
-            "postbacks_queue_depth", "Jobs waiting on the postbacks queue.", value=depth
+            "postbacks_queue_depth", "Jobs waiting on the postbacks queue.", value=queue.depth
         )
         yield GaugeMetricFamily(
-            "postbacks_workers", "RQ workers listening to the postbacks queue.", value=workers
+            "postbacks_workers", "RQ workers listening to the postbacks queue.", value=queue.workers
         )
 
 
