@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from affiliates.models import TRACKER_PARAM_PATTERN, Affiliate, SetupRequest
-from affiliates.selectors import RATE_KEY, setup_request_reference
+from affiliates.selectors import setup_request_reference
 from config.history import history_record_update
 from config.redis_tools import REDIS_ERRORS, counter_add
 from config.services import delete_or_refuse, fields_apply, unique_save
@@ -541,6 +541,9 @@ def offer_link_build(*, affiliate: Affiliate, offer: Offer) -> str:
 # ------------------------------------------------------------------------------
 # The setup form's rate limit, per client address (a Redis counter per window)
 # ------------------------------------------------------------------------------
+RATE_KEY = "setup:rate:{bucket}:{client}"
+
+
 def rate_limit_consume(*, bucket: str, client: str) -> bool:
     """Count one use of ``bucket`` by ``client``; False when that use is over the limit.
 
