@@ -19,14 +19,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from affiliates.forms import SetupForm
+from affiliates.invites import InviteError, invite_token_read
 from affiliates.models import Affiliate
 from affiliates.selectors import portal_base_url, setup_preview_rows, setup_request_reference
-from affiliates.services import (
-    InviteError,
-    invite_token_read,
-    rate_limit_consume,
-    setup_request_submit,
-)
+from affiliates.setup_rate_limit import rate_limit_consume
+from affiliates.setup_requests import setup_request_submit
 from config.client_address import client_address
 
 DONE_SALT = "setup-done"
