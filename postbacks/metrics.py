@@ -8,6 +8,7 @@ error is logged and the numbers of that batch are lost.
 """
 
 import logging
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
@@ -27,7 +28,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from config.redis_tools import REDIS_ERRORS, redis_client
 from postbacks.delivery.rq_queue import queue_state
-from postbacks.models import Delivery, PostbackEndpoint
+from postbacks.models import ATTEMPT_LATENCY_BOUNDS_MS, Delivery, PostbackEndpoint
 
 if TYPE_CHECKING:
     from postbacks.delivery.sender import Outcome
@@ -37,16 +38,29 @@ logger = logging.getLogger(__name__)
 ATTEMPTS_KEY = "postbacks:metrics:attempts"
 LATENCY_KEY = "postbacks:metrics:latency"
 INGEST_KEY = "postbacks:metrics:ingest"
-# Upper bounds of the attempt latency buckets, in milliseconds (the total timeout is 15 s).
-LATENCY_BUCKETS_MS = (10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 15000)
 TEST_EVENT = "test"
 
 
 def _bucket(duration_ms: int) -> str:
-    for bound in LATENCY_BUCKETS_MS:
-        if duration_ms <= bound:
-            return str(bound)
-    return "inf"
+    """The hash field of the smallest bound `duration_ms` is within, or "inf"."""
+    index = bisect_left(ATTEMPT_LATENCY_BOUNDS_MS, duration_ms)
+    return (
+        str(ATTEMPT_LATENCY_BOUNDS_MS[index]) if index < len(ATTEMPT_LATENCY_BOUNDS_MS) else "inf"
+    )
+
+
+def _bucket_counts(latency: dict[bytes, bytes]) -> list[int]:
+    """Counts per bound, then the overflow, from the latency hash. A field whose bound is not in
+    ATTEMPT_LATENCY_BOUNDS_MS (written before the bounds changed) goes to the bucket holding it,
+    so a change of bounds never loses counts."""
+    counts = [0] * (len(ATTEMPT_LATENCY_BOUNDS_MS) + 1)
+    for raw, value in latency.items():
+        field = raw.decode()
+        if field == "inf":
+            counts[-1] += int(value)
+        elif field.isdigit():
+            counts[bisect_left(ATTEMPT_LATENCY_BOUNDS_MS, int(field))] += int(value)
+    return counts
 
 
 # ------------------------------------------------------------------------------
@@ -157,18 +171,18 @@ class PortalCollector(Collector):
             family.add_metric([outcome, event], count)
         yield family
 
-        values = {k.decode(): int(v) for k, v in latency.items()}
+        counts = _bucket_counts(latency)
         cumulative = 0
         buckets: list[tuple[str, float]] = []
-        for bound in LATENCY_BUCKETS_MS:
-            cumulative += values.get(str(bound), 0)
+        for bound, count in zip(ATTEMPT_LATENCY_BOUNDS_MS, counts, strict=False):
+            cumulative += count
             buckets.append((repr(bound / 1000), cumulative))
-        buckets.append(("+Inf", cumulative + values.get("inf", 0)))
+        buckets.append(("+Inf", cumulative + counts[-1]))
         yield HistogramMetricFamily(
             "postbacks_attempt_duration_seconds",
             "How long postback attempts took, from connect to the answer's end.",
             buckets=buckets,
-            sum_value=values.get("sum_ms", 0) / 1000,
+            sum_value=int(latency.get(b"sum_ms", 0)) / 1000,
         )
 
         requests = CounterMetricFamily(
