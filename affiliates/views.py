@@ -1,8 +1,9 @@
 """The public setup form (SPEC §7): parse the form, call the services, render the answer.
 
 Abuse protection, in the order a request meets it: the body size (413), CSRF (middleware), the
-per-address rate limit (429), the honeypot (a bot gets a fake confirmation; nothing is stored),
-then the per-field limits and the validation of the form itself.
+per-address rate limit (429; 503 while Redis, which counts it, is away), the honeypot (a bot
+gets a fake confirmation; nothing is stored), then the per-field limits and the validation of
+the form itself.
 """
 
 import secrets
@@ -22,7 +23,7 @@ from affiliates.forms import SetupForm
 from affiliates.invites import InviteError, invite_token_read
 from affiliates.models import Affiliate
 from affiliates.selectors import portal_base_url, setup_preview_rows, setup_request_reference
-from affiliates.setup_rate_limit import rate_limit_consume
+from affiliates.setup_rate_limit import RateLimitUnavailable, rate_limit_consume
 from affiliates.setup_requests import setup_request_submit
 from config.client_address import client_address
 
@@ -54,14 +55,31 @@ def _guarded(view: View) -> View:
                     message="The form is larger than we accept. Shorten the offer links or "
                     "your questions and send it again.",
                 )
-            if not rate_limit_consume(bucket="preview", client=client_address(request)):
-                return _too_many(request)
+            refused = _rate_limited(request, bucket="preview")
+            if refused is not None:
+                return refused
         return view(request, *args, **kwargs)
 
     return wrapper
 
 
-def _too_many(request: HttpRequest) -> HttpResponse:
+def _rate_limited(request: HttpRequest, *, bucket: str) -> HttpResponse | None:
+    """The refusal when this use of `bucket` is over the limit (429) or cannot be counted
+    because Redis is away (503); None when the request may go on."""
+    try:
+        allowed = rate_limit_consume(bucket=bucket, client=client_address(request))
+    except RateLimitUnavailable:
+        response = _refusal(
+            request,
+            status=503,
+            title="Please try again in a few minutes",
+            message="We cannot take requests from the form right now. Please try again in a "
+            "few minutes: going back in your browser keeps what you typed.",
+        )
+        response["Retry-After"] = "60"
+        return response
+    if allowed:
+        return None
     minutes = settings.SETUP_RATE_WINDOW // 60
     return _refusal(
         request,
@@ -114,9 +132,10 @@ def setup_form(request: HttpRequest, token: str | None = None) -> HttpResponse:
     if "preview" in request.POST or not form.is_valid():
         preview = _preview(form) if form.is_valid() else None
         return _page(request, form, token=token, preview=preview)
+    refused = _rate_limited(request, bucket="submit")
+    if refused is not None:
+        return refused
     client = client_address(request)
-    if not rate_limit_consume(bucket="submit", client=client):
-        return _too_many(request)
     data = form.cleaned_data
     try:
         setup_request = setup_request_submit(
