@@ -10,7 +10,8 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
 
@@ -213,6 +214,22 @@ def setup_request_submit(
     setup_request.save()
     setup_request_notify(setup_request=setup_request, base_url=base_url)
     return setup_request
+
+
+def setup_request_decoy_reference() -> str:
+    """The reference to show a bot caught by the honeypot: the one a real request filed now
+    would get, so nothing tells the two apart. On PostgreSQL it takes the id from the table's
+    own sequence (a real request after it gets the next one, as after a real request); elsewhere
+    (SQLite in development) it is the id after the last."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id'))", [SetupRequest._meta.db_table]
+            )
+            (pk,) = cursor.fetchone()
+    else:
+        pk = (SetupRequest.objects.aggregate(last=Max("pk"))["last"] or 0) + 1
+    return setup_request_reference(setup_request=SetupRequest(pk=pk))
 
 
 def _review_claim(

@@ -2,11 +2,11 @@
 
 Abuse protection, in the order a request meets it: the body size (413), CSRF (middleware), the
 per-address rate limit (429; 503 while Redis, which counts it, is away), the honeypot (a bot
-gets a fake confirmation; nothing is stored), then the per-field limits and the validation of
+gets a confirmation that looks real, with a reference from the real sequence, and counts against
+the submission limit; nothing is stored), then the per-field limits and the validation of
 the form itself.
 """
 
-import secrets
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -24,7 +24,7 @@ from affiliates.invites import InviteError, invite_token_read
 from affiliates.models import Affiliate
 from affiliates.selectors import portal_base_url, setup_preview_rows, setup_request_reference
 from affiliates.setup_rate_limit import RateLimitUnavailable, rate_limit_consume
-from affiliates.setup_requests import setup_request_submit
+from affiliates.setup_requests import setup_request_decoy_reference, setup_request_submit
 from config.client_address import client_address
 
 DONE_SALT = "setup-done"
@@ -128,7 +128,8 @@ def setup_form(request: HttpRequest, token: str | None = None) -> HttpResponse:
         return _page(request, form, token=token)
     form = SetupForm(request.POST, affiliate=affiliate)
     if form.is_bot():
-        return _done(f"SR-{secrets.randbelow(900_000) + 100_000:06d}")
+        # Treated as a real submission in all it shows: the same limit, a real-looking reference.
+        return _rate_limited(request, bucket="submit") or _done(setup_request_decoy_reference())
     if "preview" in request.POST or not form.is_valid():
         preview = _preview(form) if form.is_valid() else None
         return _page(request, form, token=token, preview=preview)

@@ -312,6 +312,25 @@ def test_a_filled_honeypot_gets_a_fake_confirmation_and_stores_nothing(client):
     assert mail.outbox == []
 
 
+def test_a_bots_fake_reference_is_the_one_a_real_request_would_get(client):
+    first = client.post(URL, form_data(), follow=True).context["reference"]
+    fake = client.post(URL, form_data(website="http://spam.example"), follow=True)
+    after = client.post(URL, form_data(), follow=True).context["reference"]
+    number = int(first.removeprefix("SR-"))
+    assert fake.context["reference"] == f"SR-{number + 1:06d}"
+    assert after == f"SR-{number + 2:06d}"
+    assert SetupRequest.objects.count() == 2
+
+
+def test_a_bot_past_the_submission_limit_is_refused_like_a_person(client):
+    for number in range(5):
+        response = client.post(URL, form_data(website="http://spam.example"))
+        assert response.status_code == 302, number
+    response = client.post(URL, form_data(website="http://spam.example"))
+    assert response.status_code == 429
+    assert not SetupRequest.objects.exists()
+
+
 def test_a_body_over_the_limit_is_refused_with_413(client, settings):
     settings.SETUP_MAX_BODY_BYTES = 1024
     response = client.post(URL, form_data(questions="q" * 2000))
