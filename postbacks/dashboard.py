@@ -38,9 +38,7 @@ from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
 from affiliates.models import Affiliate
-
-# The dashboard page shows the queue beside its numbers; RQ is read in one place.
-from postbacks.delivery.rq_queue import queue_state as queue_state
+from postbacks.delivery.rq_queue import queue_state as queue_state  # the page shows it too
 from postbacks.delivery.sender import Outcome
 from postbacks.models import (
     AttemptHourly,
