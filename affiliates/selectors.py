@@ -1,14 +1,11 @@
-"""Reads for affiliates, their setup requests and the setup form's rate limit."""
+"""Reads for affiliates and their setup requests."""
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
-import django_rq
 from django.conf import settings
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest
-from redis.exceptions import RedisError
 
 from affiliates.models import Affiliate, SetupRequest
 from config.access import user_sees_all
@@ -16,10 +13,6 @@ from offers.models import Offer
 from postbacks.models import EventType, PostbackEndpoint
 from postbacks.preview import TemplateError, TrackerError, preview_render, tracker_from_test_link
 from postbacks.tracker import TrackerFormat
-
-logger = logging.getLogger(__name__)
-
-RATE_KEY = "setup:rate:{bucket}:{client}"
 
 
 def setup_request_reference(*, setup_request: SetupRequest) -> str:
@@ -114,23 +107,6 @@ def setup_request_comparison(*, setup_request: SetupRequest) -> list[ComparisonR
             "\n".join(endpoint_lines) or "none",
         ),
     ]
-
-
-def rate_limit_used(*, bucket: str, client: str) -> int:
-    """How many times ``client`` used ``bucket`` in the current window (0 when Redis is down:
-    the form keeps working without its rate limit rather than not at all)."""
-    try:
-        value = django_rq.get_connection("default").get(
-            RATE_KEY.format(bucket=bucket, client=client)
-        )
-    except RedisError:
-        logger.warning("setup rate limit: Redis unavailable, not limiting")
-        return 0
-    return int(value or 0)
-
-
-def rate_limit_reached(*, bucket: str, client: str) -> bool:
-    return rate_limit_used(bucket=bucket, client=client) >= settings.SETUP_RATE_LIMIT[bucket]
 
 
 @dataclass(frozen=True)

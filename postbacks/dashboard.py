@@ -36,11 +36,9 @@ from django.db import connection
 from django.db.models import Aggregate, Count, FloatField, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
-from redis.exceptions import RedisError
-from rq import Worker
 
 from affiliates.models import Affiliate
-from postbacks.delivery.queue import get_queue
+from postbacks.delivery.rq_queue import queue_state as queue_state  # the page shows it too
 from postbacks.delivery.sender import Outcome
 from postbacks.models import (
     AttemptHourly,
@@ -146,16 +144,6 @@ class TroubledEndpoint:
     failed: int
     dead: int
     pending: int
-
-
-@dataclass(frozen=True)
-class QueueState:
-    depth: int | None
-    workers: int | None
-
-    @property
-    def available(self) -> bool:
-        return self.depth is not None
 
 
 @dataclass(frozen=True)
@@ -428,17 +416,6 @@ def conversions_unattributed_count(*, since: datetime) -> int:
     return Conversion.objects.filter(
         attribution=Conversion.Attribution.UNATTRIBUTED, received_at__gte=since
     ).count()
-
-
-def queue_state() -> QueueState:
-    """Jobs waiting on the postbacks queue, and workers listening to it; None when Redis is away.
-    Read live (two Redis calls), never cached."""
-    try:
-        queue = get_queue()
-        return QueueState(depth=queue.count, workers=Worker.count(queue=queue))
-    except (RedisError, OSError) as exc:
-        logger.warning("queue state unavailable: %s", exc)
-        return QueueState(depth=None, workers=None)
 
 
 def account_managers() -> list[tuple[int, str]]:

@@ -8,6 +8,7 @@ error is logged and the numbers of that batch are lost.
 """
 
 import logging
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
@@ -24,12 +25,10 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector, CollectorRegistry
-from redis import Redis
-from redis.exceptions import RedisError
-from rq import Worker
 
-from postbacks.delivery.queue import get_queue
-from postbacks.models import Delivery, PostbackEndpoint
+from config.redis_tools import REDIS_ERRORS, redis_client
+from postbacks.delivery.rq_queue import queue_state
+from postbacks.models import ATTEMPT_LATENCY_BOUNDS_MS, Delivery, PostbackEndpoint
 
 if TYPE_CHECKING:
     from postbacks.delivery.sender import Outcome
@@ -39,20 +38,29 @@ logger = logging.getLogger(__name__)
 ATTEMPTS_KEY = "postbacks:metrics:attempts"
 LATENCY_KEY = "postbacks:metrics:latency"
 INGEST_KEY = "postbacks:metrics:ingest"
-# Upper bounds of the attempt latency buckets, in milliseconds (the total timeout is 15 s).
-LATENCY_BUCKETS_MS = (10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 15000)
 TEST_EVENT = "test"
 
 
-def _redis() -> Redis:
-    return get_queue().connection
-
-
 def _bucket(duration_ms: int) -> str:
-    for bound in LATENCY_BUCKETS_MS:
-        if duration_ms <= bound:
-            return str(bound)
-    return "inf"
+    """The hash field of the smallest bound `duration_ms` is within, or "inf"."""
+    index = bisect_left(ATTEMPT_LATENCY_BOUNDS_MS, duration_ms)
+    return (
+        str(ATTEMPT_LATENCY_BOUNDS_MS[index]) if index < len(ATTEMPT_LATENCY_BOUNDS_MS) else "inf"
+    )
+
+
+def _bucket_counts(latency: dict[bytes, bytes]) -> list[int]:
+    """Counts per bound, then the overflow, from the latency hash. A field whose bound is not in
+    ATTEMPT_LATENCY_BOUNDS_MS (written before the bounds changed) goes to the bucket holding it,
+    so a change of bounds never loses counts."""
+    counts = [0] * (len(ATTEMPT_LATENCY_BOUNDS_MS) + 1)
+    for raw, value in latency.items():
+        field = raw.decode()
+        if field == "inf":
+            counts[-1] += int(value)
+        elif field.isdigit():
+            counts[bisect_left(ATTEMPT_LATENCY_BOUNDS_MS, int(field))] += int(value)
+    return counts
 
 
 # ------------------------------------------------------------------------------
@@ -76,7 +84,7 @@ def attempts_observe(*, outcomes: Sequence["Outcome"]) -> None:
             states[f"{judge(outcome, now=now).state}|{event}"] += 1
             buckets[_bucket(outcome.duration_ms)] += 1
             total_ms += outcome.duration_ms
-        pipe = _redis().pipeline(transaction=False)
+        pipe = redis_client().pipeline(transaction=False)
         for field, count in states.items():
             pipe.hincrby(ATTEMPTS_KEY, field, count)
         for field, count in buckets.items():
@@ -91,7 +99,7 @@ def attempts_observe(*, outcomes: Sequence["Outcome"]) -> None:
 def ingest_request_count(*, api: str, status: int) -> None:
     """Count one request to the ingest API (`api`: single or batch) by its answer's status."""
     try:
-        _redis().hincrby(INGEST_KEY, f"{api}|{status}", 1)
+        redis_client().hincrby(INGEST_KEY, f"{api}|{status}", 1)
     except Exception:
         logger.warning("ingest metrics not recorded", exc_info=True)
 
@@ -138,12 +146,12 @@ class PortalCollector(Collector):
 
     def _counters(self) -> Iterator[Metric]:
         try:
-            pipe = _redis().pipeline(transaction=False)
+            pipe = redis_client().pipeline(transaction=False)
             pipe.hgetall(ATTEMPTS_KEY)
             pipe.hgetall(LATENCY_KEY)
             pipe.hgetall(INGEST_KEY)
             attempts, latency, ingest = pipe.execute()
-        except (RedisError, OSError) as exc:
+        except REDIS_ERRORS as exc:
             logger.warning("metrics counters unavailable: %s", exc)
             yield GaugeMetricFamily(
                 "postbacks_metrics_store_up", "1 when the Redis counters could be read.", value=0
@@ -163,18 +171,18 @@ class PortalCollector(Collector):
             family.add_metric([outcome, event], count)
         yield family
 
-        values = {k.decode(): int(v) for k, v in latency.items()}
+        counts = _bucket_counts(latency)
         cumulative = 0
         buckets: list[tuple[str, float]] = []
-        for bound in LATENCY_BUCKETS_MS:
-            cumulative += values.get(str(bound), 0)
+        for bound, count in zip(ATTEMPT_LATENCY_BOUNDS_MS, counts, strict=False):
+            cumulative += count
             buckets.append((repr(bound / 1000), cumulative))
-        buckets.append(("+Inf", cumulative + values.get("inf", 0)))
+        buckets.append(("+Inf", cumulative + counts[-1]))
         yield HistogramMetricFamily(
             "postbacks_attempt_duration_seconds",
             "How long postback attempts took, from connect to the answer's end.",
             buckets=buckets,
-            sum_value=values.get("sum_ms", 0) / 1000,
+            sum_value=int(latency.get(b"sum_ms", 0)) / 1000,
         )
 
         requests = CounterMetricFamily(
@@ -209,17 +217,14 @@ class PortalCollector(Collector):
             "Endpoints not disabled whose latest attempts failed.",
             value=endpoints["failing"],
         )
-        try:
-            queue = get_queue()
-            depth, workers = queue.count, Worker.count(queue=queue)
-        except (RedisError, OSError) as exc:
-            logger.warning("queue metrics unavailable: %s", exc)
+        queue = queue_state()
+        if not queue.available:
             return
         yield GaugeMetricFamily(
-            "postbacks_queue_depth", "Jobs waiting on the postbacks queue.", value=depth
+            "postbacks_queue_depth", "Jobs waiting on the postbacks queue.", value=queue.depth
         )
         yield GaugeMetricFamily(
-            "postbacks_workers", "RQ workers listening to the postbacks queue.", value=workers
+            "postbacks_workers", "RQ workers listening to the postbacks queue.", value=queue.workers
         )
 
 

@@ -251,6 +251,11 @@ class DeliveryAttempt(models.Model):
         return f"Attempt {self.number} of delivery #{self.delivery_id}: {outcome}"
 
 
+# Upper bounds (ms) of the attempt latency buckets: the hourly rollup's columns and the
+# Prometheus histogram's buckets, so the dashboard and Prometheus agree on every count.
+ATTEMPT_LATENCY_BOUNDS_MS = (25, 50, 100, 250, 500, 1000, 2500, 5000, 15000)
+
+
 class AttemptHourly(models.Model):
     """Delivery attempts of real (not test) postbacks per endpoint, hour (UTC) and event: the
     dashboard's charts and tables read these instead of a million attempts. Maintained by
@@ -260,7 +265,7 @@ class AttemptHourly(models.Model):
     dead), failed (any other). Latency as counts per bucket: `le_<n>ms` is n ms or less (and more
     than the bucket before), `over_15000ms` the rest."""
 
-    LATENCY_BOUNDS = (25, 50, 100, 250, 500, 1000, 2500, 5000, 15000)
+    LATENCY_BOUNDS = ATTEMPT_LATENCY_BOUNDS_MS
 
     endpoint = models.ForeignKey(
         PostbackEndpoint, on_delete=models.CASCADE, related_name="+", db_index=False

@@ -4,34 +4,17 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import django_rq
-from django.conf import settings
-from redis import Redis
-from redis.exceptions import RedisError
 from rq import Queue
-from rq.serializers import JSONSerializer
 
+from config.redis_tools import REDIS_ERRORS, lock_take
 from postbacks.delivery import services
+from postbacks.delivery.rq_queue import get_queue
 
 logger = logging.getLogger(__name__)
 
-QUEUE_NAME = "postbacks"
 JOB_CHUNK = 200
 SWEEP_LIMIT = 20_000
 SWEEP_LOCK_KEY = "postbacks:sweep-lock"
-
-
-_connections: dict[str, Redis] = {}
-
-
-def get_queue() -> Queue:
-    """The postbacks queue, on one Redis client per process (and per configured URL): a new
-    client per call would open a new connection for every ingest request."""
-    url = str(settings.RQ_QUEUES[QUEUE_NAME]["URL"])
-    connection = _connections.get(url)
-    if connection is None:
-        connection = _connections[url] = django_rq.get_connection(QUEUE_NAME)
-    return django_rq.get_queue(QUEUE_NAME, serializer=JSONSerializer, connection=connection)
 
 
 def enqueue_ids(delivery_ids: Sequence[int], *, trigger: str = "auto") -> bool:
@@ -75,10 +58,9 @@ def sweep(*, limit: int = SWEEP_LIMIT, lock_seconds: float | None = None) -> Swe
     With `lock_seconds`, only one process sweeps per period (many workers may call this)."""
     if lock_seconds is not None:
         try:
-            got = get_queue().connection.set(
-                SWEEP_LOCK_KEY, "1", nx=True, px=max(1, int(lock_seconds * 1000))
-            )
-        except (RedisError, OSError):
+            got = lock_take(SWEEP_LOCK_KEY, seconds=lock_seconds)
+        except REDIS_ERRORS:
+            # Redis away: sweep without the lock; two sweeps at once do no harm.
             got = True
         if not got:
             return SweepReport(0, 0, skipped=True)

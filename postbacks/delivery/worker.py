@@ -8,12 +8,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections
-from redis.exceptions import RedisError
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
+from config.redis_tools import REDIS_ERRORS, lock_take
 from postbacks.delivery import runtime
-from postbacks.delivery.queue import get_queue, sweep
+from postbacks.delivery.queue import sweep
 from postbacks.retention import retention_purge
 
 logger = logging.getLogger(__name__)
@@ -44,22 +44,16 @@ class Sweeper(threading.Thread):
                         report.reclaimed,
                         report.queued,
                     )
-            except (DatabaseError, RedisError, OSError):
+            except (DatabaseError, *REDIS_ERRORS):
                 logger.exception("sweep failed; trying again in %.1f s", self.interval)
                 close_old_connections()
         close_old_connections()
 
     def _retention(self) -> None:
         try:
-            lock = get_queue().connection.set(
-                RETENTION_LOCK_KEY,
-                "1",
-                nx=True,
-                px=int(settings.POSTBACK_RETENTION_INTERVAL * 900),
-            )
-            if lock:
+            if lock_take(RETENTION_LOCK_KEY, seconds=settings.POSTBACK_RETENTION_INTERVAL * 0.9):
                 retention_purge()
-        except (DatabaseError, RedisError, OSError):
+        except (DatabaseError, *REDIS_ERRORS):
             logger.exception("retention failed; trying again next period")
             close_old_connections()
 

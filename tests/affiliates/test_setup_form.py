@@ -283,12 +283,52 @@ def test_previews_are_limited_per_address_too(client, settings):
     assert "too many requests" in response.json()["error"]
 
 
+def redis_away(settings: Any) -> None:
+    settings.RQ_QUEUES = {
+        **settings.RQ_QUEUES,
+        "postbacks": {"URL": "redis://127.0.0.1:1/0", "DEFAULT_TIMEOUT": 300},
+    }
+
+
+def test_while_redis_is_away_the_form_refuses_posts_rather_than_not_counting_them(client, settings):
+    redis_away(settings)
+    assert client.get(URL).status_code == 200
+    response = client.post(URL, form_data(), REMOTE_ADDR="203.0.113.9")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "60"
+    assert "try again in a few minutes" in response.content.decode()
+    assert not SetupRequest.objects.exists()
+    assert mail.outbox == []
+    preview = client.post(reverse("setup:preview"), form_data())
+    assert preview.status_code == 503
+    assert "try again in a few minutes" in preview.json()["error"]
+
+
 def test_a_filled_honeypot_gets_a_fake_confirmation_and_stores_nothing(client):
     response = client.post(URL, form_data(website="http://spam.example"), follow=True)
     assert response.status_code == 200
     assert "your request is in" in response.content.decode()
     assert not SetupRequest.objects.exists()
     assert mail.outbox == []
+
+
+def test_a_bots_fake_reference_is_the_one_a_real_request_would_get(client):
+    first = client.post(URL, form_data(), follow=True).context["reference"]
+    fake = client.post(URL, form_data(website="http://spam.example"), follow=True)
+    after = client.post(URL, form_data(), follow=True).context["reference"]
+    number = int(first.removeprefix("SR-"))
+    assert fake.context["reference"] == f"SR-{number + 1:06d}"
+    assert after == f"SR-{number + 2:06d}"
+    assert SetupRequest.objects.count() == 2
+
+
+def test_a_bot_past_the_submission_limit_is_refused_like_a_person(client):
+    for number in range(5):
+        response = client.post(URL, form_data(website="http://spam.example"))
+        assert response.status_code == 302, number
+    response = client.post(URL, form_data(website="http://spam.example"))
+    assert response.status_code == 429
+    assert not SetupRequest.objects.exists()
 
 
 def test_a_body_over_the_limit_is_refused_with_413(client, settings):

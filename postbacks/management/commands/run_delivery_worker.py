@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from postbacks.delivery.queue import QUEUE_NAME, get_queue
+from postbacks.delivery.rq_queue import QUEUE_NAME, get_queue
 from postbacks.delivery.worker import DeliveryWorker
 
 
