@@ -31,8 +31,8 @@ from affiliates.services import (
     setup_event_codes,
     setup_request_approve,
     setup_request_reject,
-    tracker_params_validate,
 )
+from affiliates.validators import tracker_params_validate
 from config.access import user_sees_all
 from config.admin_tools import ManagedRowsAdmin, object_for_change
 from config.history_admin import HistoryAdmin

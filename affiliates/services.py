@@ -1,8 +1,7 @@
 """Writes to affiliates and their setup requests."""
 
 import logging
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import django_rq
@@ -16,8 +15,9 @@ from django.urls import reverse
 from django.utils import timezone
 from redis.exceptions import RedisError
 
-from affiliates.models import TRACKER_PARAM_PATTERN, Affiliate, SetupRequest
+from affiliates.models import Affiliate, SetupRequest
 from affiliates.selectors import RATE_KEY, setup_request_reference
+from affiliates.validators import tracker_params_validate
 from config.history import history_record_update
 from config.services import delete_or_refuse, fields_apply, unique_save
 from offers.models import Offer
@@ -28,37 +28,6 @@ from postbacks.preview import tracker_from_test_link
 from postbacks.tracker import TrackerError, TrackerFormat, placeholder_tracker
 
 logger = logging.getLogger(__name__)
-
-MAX_TRACKER_PARAMS = 20
-
-
-def tracker_params_validate(*, params: object) -> list[str]:
-    """Return the tracker param names as a clean list, or raise naming what is wrong."""
-    if params in (None, ""):
-        return []
-    if isinstance(params, str):
-        params = [p.strip() for p in params.split(",") if p.strip()]
-    if not isinstance(params, Iterable) or isinstance(params, dict):
-        raise ValidationError("Give the tracker params as a list of names, in order.")
-    names = list(params)
-    if len(names) > MAX_TRACKER_PARAMS:
-        raise ValidationError(f"At most {MAX_TRACKER_PARAMS} tracker params are allowed.")
-    seen: set[str] = set()
-    for name in names:
-        if not isinstance(name, str) or not re.match(TRACKER_PARAM_PATTERN, name):
-            raise ValidationError(
-                f"{name!r} is not a valid param name: use letters, digits and _ "
-                "(starting with a letter), at most 64 characters."
-            )
-        if name in seen:
-            raise ValidationError(f"The param {name!r} is listed twice.")
-        if re.fullmatch(r"p\d+", name):
-            raise ValidationError(
-                f"{name!r} is reserved for positional macros; choose another name."
-            )
-        seen.add(name)
-    return names
-
 
 AFFILIATE_FIELDS = (
     "network_id",

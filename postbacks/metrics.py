@@ -10,12 +10,10 @@ error is logged and the numbers of that batch are lost.
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING
 
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
-from django.utils import timezone
 from prometheus_client import generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -28,11 +26,9 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq import Worker
 
-from postbacks.delivery.queue import get_queue
+from postbacks.delivery import queue as postbacks_queue
+from postbacks.delivery.sender import Outcome
 from postbacks.models import Delivery, PostbackEndpoint
-
-if TYPE_CHECKING:
-    from postbacks.delivery.sender import Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +41,7 @@ TEST_EVENT = "test"
 
 
 def _redis() -> Redis:
-    return get_queue().connection
+    return postbacks_queue.get_queue().connection
 
 
 def _bucket(duration_ms: int) -> str:
@@ -58,22 +54,19 @@ def _bucket(duration_ms: int) -> str:
 # ------------------------------------------------------------------------------
 # Writers: called by the processes that do the work
 # ------------------------------------------------------------------------------
-def attempts_observe(*, outcomes: Sequence["Outcome"]) -> None:
-    """Count recorded attempts by the state they left their delivery in and its event, and
-    their latency. Called by delivery_outcomes_record once its batch is committed."""
+def attempts_observe(*, outcomes: Sequence[Outcome], verdict_states: Sequence[str]) -> None:
+    """Count recorded attempts by the state their verdict left their delivery in (one state per
+    outcome, in order) and its event, and their latency. Called by delivery_outcomes_record once
+    its batch is committed, with the verdicts it recorded."""
     if not outcomes:
         return
     try:
-        # Imported here: delivery.services calls this module.
-        from postbacks.delivery.services import judge
-
-        now = timezone.now()
         states: Counter[str] = Counter()
         buckets: Counter[str] = Counter()
         total_ms = 0
-        for outcome in outcomes:
+        for outcome, state in zip(outcomes, verdict_states, strict=True):
             event = outcome.outgoing.event or TEST_EVENT
-            states[f"{judge(outcome, now=now).state}|{event}"] += 1
+            states[f"{state}|{event}"] += 1
             buckets[_bucket(outcome.duration_ms)] += 1
             total_ms += outcome.duration_ms
         pipe = _redis().pipeline(transaction=False)
@@ -210,7 +203,7 @@ class PortalCollector(Collector):
             value=endpoints["failing"],
         )
         try:
-            queue = get_queue()
+            queue = postbacks_queue.get_queue()
             depth, workers = queue.count, Worker.count(queue=queue)
         except (RedisError, OSError) as exc:
             logger.warning("queue metrics unavailable: %s", exc)

@@ -13,15 +13,20 @@ check here is the one place that decides whether a test link fits a tracker stru
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from django.utils import timezone
 
 from offers.models import Offer
-from postbacks.macros import TemplateError, macro_values, render_url, validate_template
+from postbacks.macros import (
+    TemplateError,
+    macro_values,
+    network_values,
+    render_url,
+    validate_template,
+)
 from postbacks.models import EventType
-from postbacks.services import format_amount
 from postbacks.tracker import TrackerError, TrackerFormat, parse_tracker
 
 __all__ = [
@@ -35,6 +40,7 @@ __all__ = [
 
 PREVIEW_TRANSACTION_ID = "TEST-TX-1"
 SAMPLE_AMOUNT = Decimal("1.00")
+SAMPLE_OFFER_ID = 66013
 _LINK_ID = re.compile(r"[?&;]id=(\d+)")
 _LEADING_ID = re.compile(r"(\d+)_")
 _PLACEHOLDER = re.compile(r"#[A-Za-z][A-Za-z0-9_]*#")
@@ -129,21 +135,19 @@ def sample_network_values(
     """The network macros of a sample conversion: the offer's payout (or 1.00 on a sample
     offer), so every preview and test postback shows the same numbers."""
     payout = offer.payout if offer is not None and offer.payout is not None else SAMPLE_AMOUNT
-    occurred = occurred_at.astimezone(UTC).replace(microsecond=0)
-    return {
-        "transaction_id": transaction_id,
-        "conversion_id": "0",
-        "event": event.code,
-        "event_name": event.name,
-        "offer_id": str(offer.network_offer_id) if offer else "66013",
-        "offer_name": offer.name if offer else "Sample offer",
-        "offer_kind": offer.kind if offer else Offer.Kind.PPS,
-        "affiliate_id": str(network_id),
-        "amount": format_amount(payout),
-        "currency": (offer.currency if offer else "") or "USD",
-        "timestamp": str(int(occurred.timestamp())),
-        "datetime": occurred.strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
+    return network_values(
+        transaction_id=transaction_id,
+        conversion_id=0,
+        event=event.code,
+        event_name=event.name,
+        offer_id=offer.network_offer_id if offer else SAMPLE_OFFER_ID,
+        offer_name=offer.name if offer else "Sample offer",
+        offer_kind=offer.kind if offer else Offer.Kind.PPS,
+        affiliate_id=network_id,
+        amount=payout,
+        currency=(offer.currency if offer else "") or "USD",
+        occurred_at=occurred_at.replace(microsecond=0),
+    )
 
 
 def preview_render(

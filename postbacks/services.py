@@ -4,7 +4,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
@@ -17,7 +17,7 @@ from affiliates.models import Affiliate
 from postbacks import lookups
 from postbacks.delivery import services as delivery_services
 from postbacks.delivery.queue import enqueue_ids
-from postbacks.macros import TemplateError, macro_values, render_url
+from postbacks.macros import TemplateError, macro_values, network_values, render_url
 from postbacks.models import Conversion, Delivery, PostbackEndpoint
 from postbacks.selectors import endpoints_by_affiliate, endpoints_firing
 from postbacks.tracker import TrackerError, parse_tracker, split_network_id
@@ -89,32 +89,20 @@ def tracker_attribute(*, tracker: str, affiliate_id: int | None) -> Attribution:
     return book.attribute(tracker=tracker, affiliate_id=affiliate_id)
 
 
-def format_amount(amount: Decimal | None) -> str:
-    """Money as trackers expect it: at least two decimals, more only when they carry a value
-    (35 -> "35.00", 1.2345 -> "1.2345")."""
-    if amount is None:
-        return ""
-    text = format(amount.normalize(), "f")
-    whole, _, fraction = text.partition(".")
-    return f"{whole}.{fraction.ljust(2, '0')}"
-
-
 def conversion_network_values(conversion: Conversion) -> dict[str, str]:
-    occurred = conversion.occurred_at.astimezone(UTC)
-    return {
-        "transaction_id": conversion.transaction_id,
-        "conversion_id": str(conversion.pk),
-        "event": conversion.event_type.code,
-        "event_name": conversion.event_type.name,
-        "offer_id": str(conversion.offer.network_offer_id),
-        "offer_name": conversion.offer.name,
-        "offer_kind": conversion.offer.kind,
-        "affiliate_id": str(conversion.affiliate.network_id) if conversion.affiliate else "",
-        "amount": format_amount(conversion.amount),
-        "currency": conversion.currency,
-        "timestamp": str(int(occurred.timestamp())),
-        "datetime": occurred.strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
+    return network_values(
+        transaction_id=conversion.transaction_id,
+        conversion_id=conversion.pk,
+        event=conversion.event_type.code,
+        event_name=conversion.event_type.name,
+        offer_id=conversion.offer.network_offer_id,
+        offer_name=conversion.offer.name,
+        offer_kind=conversion.offer.kind,
+        affiliate_id=conversion.affiliate.network_id if conversion.affiliate else None,
+        amount=conversion.amount,
+        currency=conversion.currency,
+        occurred_at=conversion.occurred_at,
+    )
 
 
 def endpoint_render(*, endpoint: PostbackEndpoint, conversion: Conversion) -> str:

@@ -12,8 +12,8 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from postbacks import dashboard, metrics
-from postbacks.delivery import breaker
+from postbacks import metrics
+from postbacks.delivery import breaker, rollup
 from postbacks.delivery.sender import Outcome, Outgoing
 from postbacks.models import Delivery, DeliveryAttempt, PostbackEndpoint
 
@@ -173,8 +173,8 @@ def delivery_outcomes_record(*, outcomes: Iterable[Outcome]) -> int:
         with connection.cursor() as cursor:
             cursor.executemany(_update_sql(), updates)
         breaker.endpoint_streaks_update(outcomes=outcomes)
-        dashboard.attempts_rollup(outcomes=outcomes, verdict_states=states)
-    metrics.attempts_observe(outcomes=outcomes)
+        rollup.attempts_rollup(outcomes=outcomes, verdict_states=states)
+    metrics.attempts_observe(outcomes=outcomes, verdict_states=states)
     return len(outcomes)
 
 

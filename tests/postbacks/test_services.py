@@ -4,7 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from postbacks.services import format_amount, tracker_attribute
+from postbacks.macros import format_amount
+from postbacks.services import tracker_attribute
 from tests.factories import AffiliateFactory
 
 
