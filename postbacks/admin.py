@@ -41,6 +41,7 @@ from config.admin_tools import ManagedRowsAdmin, object_for_change
 from config.history_admin import HistoryAdmin
 from offers.models import Offer
 from postbacks import dashboard, exports, services, testing
+from postbacks.endpoints import endpoint_can_go_live, endpoint_set_live
 from postbacks.forms import (
     EndpointPreviewForm,
     PostbackEndpointAdminForm,
@@ -380,7 +381,7 @@ class PostbackEndpointAdmin(ManagedRowsAdmin, HistoryAdmin):
             can_change = self.has_change_permission(request, endpoint)
             context.update(
                 can_test_postback=can_change,
-                can_go_live=can_change and testing.endpoint_can_go_live(endpoint=endpoint),
+                can_go_live=can_change and endpoint_can_go_live(endpoint=endpoint),
                 endpoint_is_live=endpoint.status == PostbackEndpoint.Status.LIVE,
                 test_postback_url=self._url("test", endpoint.pk),
                 set_live_url=self._url("set_live", endpoint.pk),
@@ -420,7 +421,7 @@ class PostbackEndpointAdmin(ManagedRowsAdmin, HistoryAdmin):
             return HttpResponseNotAllowed(["POST"])
         endpoint: PostbackEndpoint = object_for_change(self, request, object_id)
         try:
-            testing.endpoint_set_live(endpoint=endpoint, user=request.user)
+            endpoint_set_live(endpoint=endpoint, user=request.user)
         except ValidationError as exc:
             self.message_user(request, "; ".join(exc.messages), messages.ERROR)
         else:

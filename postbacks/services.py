@@ -15,7 +15,6 @@ from django.utils import timezone
 
 from affiliates.models import Affiliate
 from postbacks import lookups
-from postbacks.delivery import services as delivery_services
 from postbacks.delivery.queue import enqueue_ids
 from postbacks.macros import TemplateError, macro_values, network_values, render_url
 from postbacks.models import Conversion, Delivery, PostbackEndpoint
@@ -379,6 +378,19 @@ class Replay:
 
 
 def deliveries_replay(*, delivery_ids: Sequence[int]) -> Replay:
-    """Account managers' replay: due now whatever the state, then queued (SPEC §6)."""
-    ids = delivery_services.deliveries_replay(delivery_ids=delivery_ids)
+    """Account managers' replay (SPEC §6): the deliveries are due now whatever their state (but
+    one a worker holds right now), then handed to the queue."""
+    now = timezone.now()
+    ids = list(
+        Delivery.objects.filter(pk__in=list(delivery_ids))
+        .exclude(state=Delivery.State.SENDING)
+        .values_list("pk", flat=True)
+    )
+    Delivery.objects.filter(pk__in=ids).exclude(state=Delivery.State.SENDING).update(
+        state=Delivery.State.PENDING,
+        next_attempt_at=now,
+        completed_at=None,
+        enqueued_at=now,
+        updated_at=now,
+    )
     return Replay(delivery_ids=ids, queued=enqueue_ids(ids, trigger="manual"))

@@ -7,18 +7,15 @@ the account manager fires another test rather than the worker retrying a test fo
 """
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from affiliates.models import Affiliate
-from config.history import history_record_update
 from offers.models import Offer
 from postbacks.delivery.sender import send_now
 from postbacks.delivery.services import deliveries_claim, delivery_outcomes_record
@@ -34,9 +31,6 @@ from postbacks.tracker import TrackerError
 logger = logging.getLogger(__name__)
 
 TEST_HISTORY_LIMIT = 20
-Status = PostbackEndpoint.Status
-# The statuses an endpoint may be set live from; a disabled one goes back to testing first.
-LIVE_FROM: Sequence[str] = (Status.DRAFT, Status.TESTING)
 
 
 def _default_event() -> EventType:
@@ -300,58 +294,4 @@ def endpoint_tests(
         Delivery.objects.filter(endpoint=endpoint, is_test=True)
         .order_by("-created_at", "-pk")
         .prefetch_related("attempt_log")[:limit]
-    )
-
-
-def _latest_test_state() -> Subquery:
-    return Subquery(
-        Delivery.objects.filter(endpoint=OuterRef("pk"), is_test=True)
-        .order_by("-created_at", "-pk")
-        .values("state")[:1]
-    )
-
-
-def endpoint_can_go_live(*, endpoint: PostbackEndpoint) -> bool:
-    """Draft or testing, and its latest test postback succeeded."""
-    return (
-        PostbackEndpoint.objects.annotate(latest_test=_latest_test_state())
-        .filter(pk=endpoint.pk, status__in=list(LIVE_FROM), latest_test=Delivery.State.SUCCEEDED)
-        .exists()
-    )
-
-
-def endpoint_set_live(*, endpoint: PostbackEndpoint, user: Any = None) -> PostbackEndpoint:
-    """Draft/testing -> live, only when the endpoint's latest test postback succeeded.
-
-    One guarded UPDATE: a test that fails meanwhile, or another manager's change of status,
-    makes it refuse rather than go live on stale facts.
-    """
-    with transaction.atomic():
-        won = (
-            PostbackEndpoint.objects.annotate(latest_test=_latest_test_state())
-            .filter(
-                pk=endpoint.pk, status__in=list(LIVE_FROM), latest_test=Delivery.State.SUCCEEDED
-            )
-            .update(status=Status.LIVE, disabled_reason="", updated_at=timezone.now())
-        )
-        if won:
-            history_record_update(
-                instance=endpoint, user=user, reason="set live after a successful test postback"
-            )
-    if won:
-        logger.info(
-            "endpoint %s set live by %s", endpoint.pk, getattr(user, "username", None) or "api"
-        )
-        return endpoint
-    endpoint.refresh_from_db()
-    if endpoint.status == Status.LIVE:
-        raise ValidationError("The endpoint is already live.")
-    if endpoint.status not in LIVE_FROM:
-        raise ValidationError(
-            f"A {endpoint.get_status_display().lower()} endpoint cannot be set live directly; "
-            "set it to testing first."
-        )
-    raise ValidationError(
-        "Send a test postback that succeeds (the receiver answers 2xx) before setting the "
-        "endpoint live: its latest test did not succeed."
     )

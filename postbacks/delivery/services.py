@@ -251,24 +251,3 @@ def deliveries_mark_enqueued(*, delivery_ids: Sequence[int]) -> int:
 def deliveries_unmark_enqueued(*, delivery_ids: Sequence[int]) -> int:
     """The queue refused them: let the sweep pick them up as soon as it can."""
     return Delivery.objects.filter(pk__in=list(delivery_ids)).update(enqueued_at=None)
-
-
-def deliveries_replay(*, delivery_ids: Sequence[int]) -> list[int]:
-    """Make deliveries due now whatever their state (but one a worker holds right now).
-
-    Returns the ids that were made due; the caller hands them to the queue.
-    """
-    now = timezone.now()
-    ids = list(
-        Delivery.objects.filter(pk__in=list(delivery_ids))
-        .exclude(state=State.SENDING)
-        .values_list("pk", flat=True)
-    )
-    Delivery.objects.filter(pk__in=ids).exclude(state=State.SENDING).update(
-        state=State.PENDING,
-        next_attempt_at=now,
-        completed_at=None,
-        enqueued_at=now,
-        updated_at=now,
-    )
-    return ids

@@ -9,10 +9,9 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from postbacks.delivery.services import deliveries_due
+from postbacks.endpoints import endpoint_can_go_live, endpoint_set_live
 from postbacks.models import Delivery, DeliveryAttempt, EventType, PostbackEndpoint
 from postbacks.testing import (
-    endpoint_can_go_live,
-    endpoint_set_live,
     endpoint_test_fire,
     endpoint_tests,
     template_preview,
