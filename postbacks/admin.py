@@ -40,7 +40,7 @@ from config.access import managed_queryset, user_sees_all
 from config.admin_tools import ManagedRowsAdmin, object_for_change
 from config.history_admin import HistoryAdmin
 from offers.models import Offer
-from postbacks import dashboard, exports, services, testing
+from postbacks import dashboard, exports, probes, services
 from postbacks.endpoints import endpoint_can_go_live, endpoint_set_live
 from postbacks.forms import (
     EndpointPreviewForm,
@@ -49,6 +49,7 @@ from postbacks.forms import (
 )
 from postbacks.macros import available_macros
 from postbacks.models import Conversion, Delivery, DeliveryAttempt, EventType, PostbackEndpoint
+from postbacks.preview import Preview, endpoint_preview, template_preview
 
 FIXED_EVENT_CODES = frozenset({"freereg", "trial", "signup", "rebill"})
 EXCERPT_PREVIEW = 200
@@ -231,7 +232,7 @@ class PostbackEndpointInline(admin.TabularInline):
         )
 
 
-def _preview_html(preview: testing.Preview) -> SafeString:
+def _preview_html(preview: Preview) -> SafeString:
     """The live preview's first render; static/postbacks/endpoint_preview.js keeps it current."""
     if preview.error:
         body = _error(f"Cannot render a sample: {preview.error}")
@@ -328,7 +329,7 @@ class PostbackEndpointAdmin(ManagedRowsAdmin, HistoryAdmin):
             "fields": ("test_history",),
             "description": "Test postbacks fire the saved endpoint at its receiver now, with the "
             "tracker values of its test link. Newest first; the last "
-            f"{testing.TEST_HISTORY_LIMIT}.",
+            f"{probes.TEST_HISTORY_LIMIT}.",
         },
     )
 
@@ -401,7 +402,7 @@ class PostbackEndpointAdmin(ManagedRowsAdmin, HistoryAdmin):
             return HttpResponseNotAllowed(["POST"])
         endpoint: PostbackEndpoint = object_for_change(self, request, object_id)
         try:
-            result = testing.endpoint_test_fire(endpoint=endpoint, user=request.user)
+            result = probes.endpoint_test_fire(endpoint=endpoint, user=request.user)
         except ValidationError as exc:
             self.message_user(request, "; ".join(exc.messages), messages.ERROR)
         else:
@@ -496,7 +497,7 @@ class PostbackEndpointAdmin(ManagedRowsAdmin, HistoryAdmin):
         if not form.is_valid():
             return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
         data = form.cleaned_data
-        preview = testing.template_preview(
+        preview = template_preview(
             affiliate=data["affiliate"],
             url_template=data["url_template"],
             test_link=data["test_link"],
@@ -541,7 +542,7 @@ class PostbackEndpointAdmin(ManagedRowsAdmin, HistoryAdmin):
     @admin.display(description="Postback URL per event (sample conversion)")
     def sample_url(self, obj: PostbackEndpoint | None) -> SafeString:
         if obj is not None and obj.pk is not None:
-            body = _preview_html(testing.endpoint_preview(endpoint=obj))
+            body = _preview_html(endpoint_preview(endpoint=obj))
         else:
             body = format_html("<small>{}</small>", "Type the template to see it rendered.")
         return format_html(
@@ -552,7 +553,7 @@ class PostbackEndpointAdmin(ManagedRowsAdmin, HistoryAdmin):
 
     @admin.display(description="Test postbacks")
     def test_history(self, obj: PostbackEndpoint | None) -> SafeString:
-        deliveries = testing.endpoint_tests(endpoint=obj) if obj and obj.pk else []
+        deliveries = probes.endpoint_tests(endpoint=obj) if obj and obj.pk else []
         if not deliveries:
             return format_html(
                 '<div id="test-postbacks"><small>{}</small></div>',

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from config.permissions import HasIngestScope, HasManageScope
 from config.throttling import IngestRateThrottle, ingest_rate_charge
-from postbacks import endpoints, selectors, services, testing
+from postbacks import endpoints, probes, selectors, services
 from postbacks.models import Conversion, Delivery, DeliveryAttempt, EventType, PostbackEndpoint
 from postbacks.serializers import (
     MAX_ID,
@@ -542,7 +542,7 @@ class EndpointTestApi(APIView):
         )
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = testing.endpoint_test_fire(
+        result = probes.endpoint_test_fire(
             endpoint=endpoint,
             event_code=serializer.validated_data.get("event"),
             user=request.user,
