@@ -83,11 +83,6 @@ class AffiliateBook:
         return Attribution(affiliate, values)
 
 
-def tracker_attribute(*, tracker: str, affiliate_id: int | None) -> Attribution:
-    book = AffiliateBook(trackers=[(tracker, affiliate_id)])
-    return book.attribute(tracker=tracker, affiliate_id=affiliate_id)
-
-
 def conversion_network_values(conversion: Conversion) -> dict[str, str]:
     return network_values(
         transaction_id=conversion.transaction_id,
@@ -336,38 +331,6 @@ def _stored(*, keys: dict[int, Conversion]) -> dict[int, IngestResult]:
         for index, conversion in keys.items()
         if (found := stored.get((conversion.transaction_id, conversion.event_type_id)))
     }
-
-
-def conversion_ingest(
-    *,
-    transaction_id: str,
-    event: str,
-    offer_id: int,
-    tracker: str = "",
-    affiliate_id: int | None = None,
-    amount: Decimal | None = None,
-    currency: str = "",
-    occurred_at: datetime | None = None,
-) -> IngestResult:
-    """Store one conversion event and its deliveries, once (see conversions_ingest); raises
-    ValidationError naming an unknown event or offer."""
-    (result,) = conversions_ingest(
-        items=[
-            IngestItem(
-                transaction_id=transaction_id,
-                event=event,
-                offer_id=offer_id,
-                tracker=tracker,
-                affiliate_id=affiliate_id,
-                amount=amount,
-                currency=currency,
-                occurred_at=occurred_at,
-            )
-        ]
-    )
-    if isinstance(result, ValidationError):
-        raise result
-    return result
 
 
 @dataclass(frozen=True)
