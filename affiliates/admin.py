@@ -25,12 +25,12 @@ from affiliates.selectors import (
     setup_request_reference,
     setup_requests_visible,
 )
-from affiliates.services import tracker_params_validate
 from affiliates.setup_requests import (
     setup_event_codes,
     setup_request_approve,
     setup_request_reject,
 )
+from affiliates.validators import tracker_params_validate
 from config.access import user_sees_all
 from config.admin_tools import (
     ChangePageAdmin,

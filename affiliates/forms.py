@@ -8,8 +8,8 @@ from django.core.exceptions import ValidationError
 
 from affiliates.models import Affiliate, SetupRequest
 from affiliates.selectors import event_types_active
-from affiliates.services import MAX_TRACKER_PARAMS
 from affiliates.setup_requests import setup_request_validate
+from affiliates.validators import MAX_TRACKER_PARAMS
 from postbacks.models import PostbackEndpoint
 
 # Rows shown without JavaScript; setup.js reveals more, up to MAX_TRACKER_PARAMS.

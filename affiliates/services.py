@@ -3,48 +3,16 @@
 Setup requests, invites, offer links and the setup form's rate limit have their own modules
 (setup_requests, invites, offer_links, setup_rate_limit)."""
 
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 
-from affiliates.models import TRACKER_PARAM_PATTERN, Affiliate
+from affiliates.models import Affiliate
 from config.services import delete_or_refuse, fields_apply, unique_save
 from postbacks.macros import TemplateError, validate_template
 from postbacks.models import PostbackEndpoint
-
-MAX_TRACKER_PARAMS = 20
-
-
-def tracker_params_validate(*, params: object) -> list[str]:
-    """Return the tracker param names as a clean list, or raise naming what is wrong."""
-    if params in (None, ""):
-        return []
-    if isinstance(params, str):
-        params = [p.strip() for p in params.split(",") if p.strip()]
-    if not isinstance(params, Iterable) or isinstance(params, dict):
-        raise ValidationError("Give the tracker params as a list of names, in order.")
-    names = list(params)
-    if len(names) > MAX_TRACKER_PARAMS:
-        raise ValidationError(f"At most {MAX_TRACKER_PARAMS} tracker params are allowed.")
-    seen: set[str] = set()
-    for name in names:
-        if not isinstance(name, str) or not re.match(TRACKER_PARAM_PATTERN, name):
-            raise ValidationError(
-                f"{name!r} is not a valid param name: use letters, digits and _ "
-                "(starting with a letter), at most 64 characters."
-            )
-        if name in seen:
-            raise ValidationError(f"The param {name!r} is listed twice.")
-        if re.fullmatch(r"p\d+", name):
-            raise ValidationError(
-                f"{name!r} is reserved for positional macros; choose another name."
-            )
-        seen.add(name)
-    return names
-
 
 AFFILIATE_FIELDS = (
     "network_id",

@@ -17,7 +17,8 @@ from django.utils import timezone
 
 from affiliates.models import Affiliate, SetupRequest
 from affiliates.selectors import setup_request_reference
-from affiliates.services import affiliate_create, affiliate_update, tracker_params_validate
+from affiliates.services import affiliate_create, affiliate_update
+from affiliates.validators import tracker_params_validate
 from config.history import history_record_update
 from postbacks.endpoints import endpoint_create
 from postbacks.macros import TemplateError, validate_template

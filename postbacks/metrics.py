@@ -11,12 +11,10 @@ import logging
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING
 
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
-from django.utils import timezone
 from prometheus_client import generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -28,10 +26,8 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from config.redis_tools import REDIS_ERRORS, redis_client
 from postbacks.delivery.rq_queue import queue_state
+from postbacks.delivery.sender import Outcome
 from postbacks.models import ATTEMPT_LATENCY_BOUNDS_MS, Delivery, PostbackEndpoint
-
-if TYPE_CHECKING:
-    from postbacks.delivery.sender import Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -66,22 +62,19 @@ def _bucket_counts(latency: dict[bytes, bytes]) -> list[int]:
 # ------------------------------------------------------------------------------
 # Writers: called by the processes that do the work
 # ------------------------------------------------------------------------------
-def attempts_observe(*, outcomes: Sequence["Outcome"]) -> None:
-    """Count recorded attempts by the state they left their delivery in and its event, and
-    their latency. Called by delivery_outcomes_record once its batch is committed."""
+def attempts_observe(*, outcomes: Sequence[Outcome], verdict_states: Sequence[str]) -> None:
+    """Count recorded attempts by the state their verdict left their delivery in (one state per
+    outcome, in order) and its event, and their latency. Called by delivery_outcomes_record once
+    its batch is committed, with the verdicts it recorded."""
     if not outcomes:
         return
     try:
-        # Imported here: delivery.services calls this module.
-        from postbacks.delivery.services import judge
-
-        now = timezone.now()
         states: Counter[str] = Counter()
         buckets: Counter[str] = Counter()
         total_ms = 0
-        for outcome in outcomes:
+        for outcome, state in zip(outcomes, verdict_states, strict=True):
             event = outcome.outgoing.event or TEST_EVENT
-            states[f"{judge(outcome, now=now).state}|{event}"] += 1
+            states[f"{state}|{event}"] += 1
             buckets[_bucket(outcome.duration_ms)] += 1
             total_ms += outcome.duration_ms
         pipe = redis_client().pipeline(transaction=False)

@@ -259,7 +259,8 @@ ATTEMPT_LATENCY_BOUNDS_MS = (25, 50, 100, 250, 500, 1000, 2500, 5000, 15000)
 class AttemptHourly(models.Model):
     """Delivery attempts of real (not test) postbacks per endpoint, hour (UTC) and event: the
     dashboard's charts and tables read these instead of a million attempts. Maintained by
-    `postbacks.dashboard.attempts_rollup` in the transaction that logs the attempts; kept for good.
+    `postbacks.delivery.rollup.attempts_rollup` in the transaction that logs the attempts; kept
+    for good.
 
     Outcomes as the dashboard counts them: succeeded (2xx), dead (the attempt left its delivery
     dead), failed (any other). Latency as counts per bucket: `le_<n>ms` is n ms or less (and more

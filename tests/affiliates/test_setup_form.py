@@ -342,3 +342,30 @@ def test_the_confirmation_page_cannot_be_forged(client):
     response = client.get(reverse("setup:done", kwargs={"signed": "SR-000001"}))
     assert response.status_code == 302
     assert response["Location"] == URL
+
+
+def test_the_preview_reads_the_test_link_and_the_events_once_whatever_their_number(
+    django_assert_num_queries: Any,
+) -> None:
+    from affiliates.selectors import setup_preview_rows
+
+    OfferFactory(network_offer_id=66013)
+    data = form_data()
+    kwargs: dict[str, Any] = {
+        "network_id": 1234567,
+        "url_template": data["url_template"],
+        "tracker_params": ["affid", "TransID", "clickId"],
+        "tracker_separator": "-",
+        "test_link": data["test_link"],
+    }
+    # The affiliate, the events, the offer of the link: three queries for one event or for three.
+    with django_assert_num_queries(3):
+        (one,) = setup_preview_rows(event_codes=["signup"], **kwargs)
+    with django_assert_num_queries(3):
+        rows = setup_preview_rows(event_codes=["signup", "freereg", "nope"], **kwargs)
+    assert "cid=c0ffee" in one.url and "tx=TEST-TX-1" in one.url
+    assert [(row.event, bool(row.url), row.error) for row in rows[:2]] == [
+        ("signup", True, ""),
+        ("freereg", True, ""),
+    ]
+    assert rows[2].error == "unknown event 'nope'"

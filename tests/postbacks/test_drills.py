@@ -17,7 +17,7 @@ from django.db import connection
 from django.utils import timezone
 
 from postbacks.models import Delivery
-from postbacks.services import conversion_ingest, deliveries_replay
+from postbacks.services import IngestItem, conversions_ingest, deliveries_replay
 from tests.api.conftest import CONVERSIONS_URL, issue_token, token_client
 from tests.factories import AffiliateFactory, OfferFactory, PostbackEndpointFactory
 
@@ -76,11 +76,15 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 def _ingest(affiliate, offer, count: int) -> None:
     for n in range(count):
-        conversion_ingest(
-            transaction_id=f"tx-{n}",
-            event="signup",
-            offer_id=offer.network_offer_id,
-            affiliate_id=affiliate.network_id,
+        conversions_ingest(
+            items=[
+                IngestItem(
+                    transaction_id=f"tx-{n}",
+                    event="signup",
+                    offer_id=offer.network_offer_id,
+                    affiliate_id=affiliate.network_id,
+                )
+            ]
         )
 
 
