@@ -1,3 +1,4 @@
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 
@@ -86,8 +87,6 @@ class PostbackEndpoint(models.Model):
         return f"#{self.pk} {self.method} for affiliate {self.affiliate.network_id}, {scope}"
 
     def clean(self) -> None:
-        from django.core.exceptions import ObjectDoesNotExist, ValidationError
-
         try:
             # The affiliate may be unsaved yet (created together with its endpoints).
             affiliate = self.affiliate
