@@ -3,9 +3,12 @@
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import django_rq
 from django.conf import settings
+from django.db import DatabaseError
+from django.utils import timezone
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
@@ -19,6 +22,8 @@ QUEUE_NAME = "postbacks"
 JOB_CHUNK = 200
 SWEEP_LIMIT = 20_000
 SWEEP_LOCK_KEY = "postbacks:sweep-lock"
+# Set by every sweep, never expiring: when it is missing, Redis lost its queue entries.
+KEPT_MARKER_KEY = "postbacks:queue-kept"
 
 
 _connections: dict[str, Redis] = {}
@@ -62,6 +67,16 @@ def enqueue_ids(delivery_ids: Sequence[int], *, trigger: str = "auto") -> bool:
     return True
 
 
+def give_back_to_sweep(delivery_ids: Sequence[int]) -> None:
+    """A job for these deliveries was lost with Redis: let the next sweep queue the ones still
+    due. Unmarking a delivery that was sent meanwhile changes nothing (only due ones are swept);
+    if the database is away too, their queue entries age into the sweep all the same."""
+    try:
+        services.deliveries_unmark_enqueued(delivery_ids=list(delivery_ids))
+    except DatabaseError:
+        logger.warning("%d deliveries left to age into the sweep", len(delivery_ids), exc_info=True)
+
+
 @dataclass(frozen=True)
 class SweepReport:
     reclaimed: int
@@ -72,7 +87,8 @@ class SweepReport:
 def sweep(*, limit: int = SWEEP_LIMIT, lock_seconds: float | None = None) -> SweepReport:
     """Re-queue due deliveries that are not queued; give abandoned ones back.
 
-    With `lock_seconds`, only one process sweeps per period (many workers may call this)."""
+    With `lock_seconds`, only one process sweeps per period (many workers may call this). When
+    Redis has lost its data since the last sweep, every queue entry made before counts as lost."""
     if lock_seconds is not None:
         try:
             got = get_queue().connection.set(
@@ -82,10 +98,35 @@ def sweep(*, limit: int = SWEEP_LIMIT, lock_seconds: float | None = None) -> Swe
             got = True
         if not got:
             return SweepReport(0, 0, skipped=True)
+    emptied_at = _redis_emptied_at()
     reclaimed = services.deliveries_reclaim_abandoned()
-    due = services.deliveries_due(limit=limit)
+    due = services.deliveries_due(limit=limit, queued_before=emptied_at)
     if due:
         services.deliveries_mark_enqueued(delivery_ids=due)
         if not enqueue_ids(due):
             return SweepReport(reclaimed, 0)
+    if emptied_at is not None:
+        _mark_redis_kept()
+        logger.warning(
+            "the queue lost its data (Redis restarted empty?): %d deliveries queued again",
+            len(due),
+        )
     return SweepReport(reclaimed, len(due))
+
+
+def _redis_emptied_at() -> datetime | None:
+    """Now, when Redis has lost what it held since the last sweep (it restarted without its
+    data, or was flushed): the marker a sweep leaves is gone. None while it is there, or when
+    Redis does not answer (nothing can be queued then anyway)."""
+    try:
+        kept = get_queue().connection.exists(KEPT_MARKER_KEY)
+    except (RedisError, OSError):
+        return None
+    return None if kept else timezone.now()
+
+
+def _mark_redis_kept() -> None:
+    try:
+        get_queue().connection.set(KEPT_MARKER_KEY, timezone.now().isoformat())
+    except (RedisError, OSError):
+        logger.warning("queue marker not set; the next sweep queues the queued ones again")
