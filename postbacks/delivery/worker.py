@@ -210,16 +210,17 @@ class DeliveryWorker(SimpleWorker):
             if not self._watch.wait(lambda: self._stop_requested):
                 return False
             try:
-                self._after_outage()
+                self._register_again_if_forgotten()
             except REDIS_DOWN as again:
                 exc = again
             else:
                 return True
 
-    def _after_outage(self) -> None:
-        """Redis answers again. If it came back empty (restarted without its data, or this
-        worker's entry expired meanwhile), the worker registers again, so that RQ's dashboard
-        and the metrics still count it. (The sweep notices the lost queue entries by itself.)"""
+    def _register_again_if_forgotten(self) -> None:
+        """After an outage, and now and then: if Redis came back empty (restarted without its
+        data, or this worker's entry expired meanwhile), the worker registers again, so that
+        RQ's dashboard and the metrics still count it. (The sweep notices the lost queue
+        entries by itself.)"""
         self._registration_checked = time.monotonic()
         if self.connection.hexists(self.key, "birth"):
             return
@@ -271,7 +272,7 @@ class DeliveryWorker(SimpleWorker):
             # A Redis that restarted empty within the client's own retries was never noticed
             # as away: look for this worker's entry now and then all the same.
             if time.monotonic() - self._registration_checked > REGISTRATION_CHECK_INTERVAL:
-                self._after_outage()
+                self._register_again_if_forgotten()
         except REDIS_DOWN as exc:
             self._ride_out(exc)
         return None
