@@ -11,12 +11,12 @@ from tests.factories import AffiliateFactory, OfferFactory, PostbackEndpointFact
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _ingest(count: int) -> list[int]:
+def _ingest(count):
     affiliate, offer = AffiliateFactory(), OfferFactory()
     PostbackEndpointFactory(
         affiliate=affiliate, url_template="http://127.0.0.1:9/pb?tx={transaction_id}"
     )
-    ids: list[int] = []
+    ids = []
     for n in range(count):
         ids += conversion_ingest(
             transaction_id=f"tx-{n}",
