@@ -1,5 +1,6 @@
 """Crash and outage drills with real processes: a worker killed mid-batch, Redis gone (SPEC §6)."""
 
+import logging
 import os
 import signal
 import socket
@@ -17,8 +18,9 @@ from django.conf import settings as django_settings
 from django.db import connection
 from django.utils import timezone
 from redis import Redis
-from rq import Worker
+from rq import Callback, Worker
 
+from postbacks.delivery.queue import get_queue
 from postbacks.delivery.worker import DeliveryWorker
 from postbacks.models import Delivery
 from postbacks.services import conversion_ingest, deliveries_replay
@@ -381,3 +383,50 @@ def test_sigterm_stops_the_worker_cleanly_while_redis_is_away(receiver, private_
     finally:
         stop(worker)
     assert worker.returncode == 0, log.read_text()
+
+
+_redis_to_kill: dict[str, object] = {}
+
+
+def kill_redis_after_the_job(job, connection, result, *args, **kwargs) -> None:
+    """An RQ success callback: Redis dies after the job ran, before RQ records its success."""
+    kill = _redis_to_kill["kill"]
+    assert callable(kill)
+    kill()
+
+
+def test_redis_lost_in_a_jobs_bookkeeping_does_not_end_the_worker(receiver, private_redis, caplog):
+    affiliate, offer = AffiliateFactory(), OfferFactory()
+    PostbackEndpointFactory(
+        affiliate=affiliate, url_template=receiver.base_url + "/pb?tx={transaction_id}"
+    )
+    _ingest(affiliate, offer, 2)
+    first, second = Delivery.objects.order_by("pk").values_list("pk", flat=True)
+    queue = get_queue()
+    queue.empty()
+    queue.enqueue(
+        "postbacks.delivery.jobs.send_deliveries",
+        [first],
+        on_success=Callback(kill_redis_after_the_job),
+        result_ttl=0,
+    )
+    _redis_to_kill.update(private_redis)
+
+    def restart_once_the_worker_noticed() -> None:
+        wait_until(
+            lambda: any(r.getMessage().startswith("Redis unavailable") for r in caplog.records),
+            30,
+            "the worker to notice the outage",
+        )
+        private_redis["start"]()
+        queue.enqueue("postbacks.delivery.jobs.send_deliveries", [second], result_ttl=0)
+
+    restarter = threading.Thread(target=restart_once_the_worker_noticed, daemon=True)
+    restarter.start()
+    with caplog.at_level(logging.INFO):
+        DeliveryWorker([queue], connection=queue.connection, sweep=False).work(max_jobs=2)
+    restarter.join(30)
+    # The second job ran: the worker carried on after the outage instead of quitting.
+    assert sorted(r.path for r in receiver.wait_for(2)) == ["/pb?tx=tx-0", "/pb?tx=tx-1"]
+    assert "Redis back after" in caplog.text
+    assert set(Delivery.objects.values_list("state", flat=True)) == {State.SUCCEEDED}
