@@ -385,6 +385,26 @@ def test_sigterm_stops_the_worker_cleanly_while_redis_is_away(receiver, private_
     assert worker.returncode == 0, log.read_text()
 
 
+def test_worker_started_while_redis_is_away_waits_for_it(receiver, private_redis, tmp_path):
+    affiliate, offer = AffiliateFactory(), OfferFactory()
+    PostbackEndpointFactory(
+        affiliate=affiliate, url_template=receiver.base_url + "/pb?tx={transaction_id}"
+    )
+    private_redis["stop"]()
+    _ingest(affiliate, offer, 1)
+    log = tmp_path / "worker.log"
+    worker = start_worker(worker_env(str(private_redis["url"])), log)
+    try:
+        wait_until(lambda: "Redis unavailable" in log.read_text(), 20, "the worker to wait")
+        assert worker.poll() is None, log.read_text()
+        private_redis["start"]()
+        assert receiver.wait_for(1, timeout=20), log.read_text()
+    finally:
+        stop(worker)
+    assert worker.returncode == 0, log.read_text()
+    assert [r.path for r in receiver.received] == ["/pb?tx=tx-0"]
+
+
 _redis_to_kill: dict[str, object] = {}
 
 
