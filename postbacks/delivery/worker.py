@@ -287,6 +287,8 @@ class DeliveryWorker(SimpleWorker):
             # outcomes go to PostgreSQL; the rest goes back to the sweep at once instead of
             # waiting for its queue entry to be POSTBACK_REQUEUE_AFTER old.
             self.executions.clear()
+            # Not busy any more (RQ could not record it): a SIGTERM while Redis is away then
+            # stops the worker at once, as it does an idle one.
             self._state = WorkerStatus.IDLE
             if job.func_name == SEND_JOB and job.args:
                 give_back_to_sweep(job.args[0])
