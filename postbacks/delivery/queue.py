@@ -106,7 +106,7 @@ def sweep(*, limit: int = SWEEP_LIMIT, lock_seconds: float | None = None) -> Swe
         if not enqueue_ids(due):
             return SweepReport(reclaimed, 0)
     if emptied_at is not None:
-        _mark_redis_kept()
+        mark_queue_intact()
         logger.warning(
             "the queue lost its data (Redis restarted empty?): %d deliveries queued again",
             len(due),
@@ -125,7 +125,10 @@ def _redis_emptied_at() -> datetime | None:
     return None if kept else timezone.now()
 
 
-def _mark_redis_kept() -> None:
+def mark_queue_intact() -> None:
+    """Tell the sweep that Redis holds every queue entry made so far. Sweeps do it; so must
+    whoever empties the queue on purpose (the bench), or the next sweep queues again every
+    delivery that was queued before."""
     try:
         get_queue().connection.set(KEPT_MARKER_KEY, timezone.now().isoformat())
     except (RedisError, OSError):
