@@ -107,10 +107,12 @@ def sweep(*, limit: int = SWEEP_LIMIT, lock_seconds: float | None = None) -> Swe
             return SweepReport(reclaimed, 0)
     if emptied_at is not None:
         mark_queue_intact()
-        logger.warning(
-            "the queue lost its data (Redis restarted empty?): %d deliveries queued again",
-            len(due),
-        )
+        if due:
+            # (A Redis used for the first time looks the same, with nothing to queue again.)
+            logger.warning(
+                "the queue lost its data (Redis restarted empty?): %d deliveries queued again",
+                len(due),
+            )
     return SweepReport(reclaimed, len(due))
 
 
