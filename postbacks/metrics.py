@@ -23,6 +23,8 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector, CollectorRegistry
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from config.redis_tools import REDIS_ERRORS, redis_client
 from postbacks.delivery.rq_queue import queue_state
@@ -35,6 +37,28 @@ ATTEMPTS_KEY = "postbacks:metrics:attempts"
 LATENCY_KEY = "postbacks:metrics:latency"
 INGEST_KEY = "postbacks:metrics:ingest"
 TEST_EVENT = "test"
+
+
+class _StoreState:
+    """Whether the last write of counters reached Redis: an outage is logged when it starts and
+    when it ends, not for every batch lost in between (a worker records many a second)."""
+
+    away = False
+
+    @classmethod
+    def failed(cls, what: str, exc: Exception) -> None:
+        if isinstance(exc, (RedisConnectionError, RedisTimeoutError)):
+            if not cls.away:
+                cls.away = True
+                logger.warning("%s metrics not recorded until Redis is back: %s", what, exc)
+            return
+        logger.warning("%s metrics not recorded", what, exc_info=True)
+
+    @classmethod
+    def succeeded(cls) -> None:
+        if cls.away:
+            cls.away = False
+            logger.info("metrics recorded again: Redis is back")
 
 
 def _bucket(duration_ms: int) -> str:
@@ -85,16 +109,20 @@ def attempts_observe(*, outcomes: Sequence[Outcome], verdict_states: Sequence[st
         pipe.hincrby(LATENCY_KEY, "sum_ms", total_ms)
         pipe.hincrby(LATENCY_KEY, "count", len(outcomes))
         pipe.execute()
-    except Exception:
-        logger.warning("attempt metrics not recorded", exc_info=True)
+    except Exception as exc:
+        _StoreState.failed("attempt", exc)
+    else:
+        _StoreState.succeeded()
 
 
 def ingest_request_count(*, api: str, status: int) -> None:
     """Count one request to the ingest API (`api`: single or batch) by its answer's status."""
     try:
         redis_client().hincrby(INGEST_KEY, f"{api}|{status}", 1)
-    except Exception:
-        logger.warning("ingest metrics not recorded", exc_info=True)
+    except Exception as exc:
+        _StoreState.failed("ingest", exc)
+    else:
+        _StoreState.succeeded()
 
 
 class IngestMetricsMiddleware:

@@ -226,10 +226,14 @@ def deliveries_reclaim_abandoned(*, limit: int = 5000) -> int:
         )
 
 
-def deliveries_due(*, limit: int) -> list[int]:
-    """Ids of deliveries that are due and not (or no longer credibly) sitting in the queue."""
+def deliveries_due(*, limit: int, queued_before: datetime | None = None) -> list[int]:
+    """Ids of deliveries that are due and not (or no longer credibly) sitting in the queue: never
+    queued, queued POSTBACK_REQUEUE_AFTER ago, or queued before `queued_before` (a Redis that
+    came back empty)."""
     now = timezone.now()
     stale = now - timedelta(seconds=settings.POSTBACK_REQUEUE_AFTER)
+    if queued_before is not None:
+        stale = max(stale, queued_before)
     return list(
         Delivery.objects.filter(
             Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=stale),

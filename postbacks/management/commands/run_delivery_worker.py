@@ -12,7 +12,8 @@ class Command(BaseCommand):
     help = (
         "Run a postback delivery worker in the foreground: an RQ worker on the 'postbacks' queue "
         "that keeps many postbacks in flight, plus the sweep that re-queues due deliveries. "
-        "SIGTERM or Ctrl-C finishes the postbacks in flight, then stops."
+        "SIGTERM or Ctrl-C finishes the postbacks in flight, then stops. A Redis outage is "
+        "waited out, however long."
     )
 
     def add_arguments(self, parser: Any) -> None:
