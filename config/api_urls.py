@@ -1,4 +1,4 @@
-"""The API under /api/v1/ (SPEC §5)."""
+"""The API under /api/v1/ (docs/spec.md §5)."""
 
 from django.urls import path
 

@@ -1,4 +1,5 @@
-"""The ingest API (SPEC §5): conversions in, and what became of them (deliveries, replay)."""
+"""The ingest API (docs/spec.md §5): conversions in, and what became of them (deliveries,
+replay)."""
 
 from datetime import datetime, timedelta
 from decimal import Decimal

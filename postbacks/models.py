@@ -49,7 +49,7 @@ class PostbackEndpoint(models.Model):
     method = models.CharField(max_length=4, choices=Method.choices, default=Method.GET)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     disabled_reason = models.TextField(blank=True)
-    # The circuit breaker's memory (SPEC §6): failed attempts in a row, and since when.
+    # The circuit breaker's memory (docs/spec.md §6): failed attempts in a row, and since when.
     failure_streak = models.PositiveIntegerField(default=0, editable=False)
     failing_since = models.DateTimeField(null=True, blank=True, editable=False)
     test_link = models.CharField(

@@ -1,4 +1,4 @@
-"""Serializers and schema pieces shared by several API views (SPEC §5)."""
+"""Serializers and schema pieces shared by several API views (docs/spec.md §5)."""
 
 from rest_framework import serializers
 

@@ -1,4 +1,5 @@
-"""Writes for conversions: ingest (SPEC §3, §5) and the deliveries it creates (SPEC §4, §6)."""
+"""Writes for conversions: ingest (docs/spec.md §3, §5) and the deliveries it creates (docs/spec.md
+§4, §6)."""
 
 import logging
 from collections import defaultdict
@@ -59,7 +60,8 @@ class AffiliateBook:
         return found
 
     def attribute(self, *, tracker: str, affiliate_id: int | None) -> Attribution:
-        """Find the affiliate and its tracker values (SPEC §3), or the reason it can't be done."""
+        """Find the affiliate and its tracker values (docs/spec.md §3), or the reason it can't be
+        done."""
         tracker = tracker.strip()
         network_id = affiliate_id
         if network_id is None:
@@ -341,8 +343,8 @@ class Replay:
 
 
 def deliveries_replay(*, delivery_ids: Sequence[int]) -> Replay:
-    """Account managers' replay (SPEC §6): the deliveries are due now whatever their state (but
-    one a worker holds right now), then handed to the queue."""
+    """Account managers' replay (docs/spec.md §6): the deliveries are due now whatever their state
+    (but one a worker holds right now), then handed to the queue."""
     now = timezone.now()
     ids = list(
         Delivery.objects.filter(pk__in=list(delivery_ids))

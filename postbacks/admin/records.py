@@ -76,7 +76,7 @@ class DeliveryInline(ReadOnlyInline):
 @admin.register(Conversion)
 class ConversionAdmin(ReplaysDeliveries, ManagedRowsAdmin, ExportableRecordAdmin):
     export = staticmethod(exports.conversions_export)
-    # Unattributed conversions are nobody's yet: every manager may pick them up (SPEC §3).
+    # Unattributed conversions are nobody's yet: every manager may pick them up (docs/spec.md §3).
     manager_path = "affiliate__account_manager"
     unowned_path = "affiliate"
     list_display = (

@@ -1,4 +1,4 @@
-"""POST /api/v1/conversions/: every answer of SPEC §5."""
+"""POST /api/v1/conversions/: every answer of docs/spec.md §5."""
 
 import json
 from datetime import UTC, datetime

@@ -1,4 +1,4 @@
-"""The OpenAPI schema (SPEC §5) documents every view without a warning."""
+"""The OpenAPI schema (docs/spec.md §5) documents every view without a warning."""
 
 import io
 from typing import Any

@@ -1,4 +1,4 @@
-"""The data migration: the event codes of SPEC §1 exist, active, after `migrate`."""
+"""The data migration: the event codes of docs/spec.md §1 exist, active, after `migrate`."""
 
 import pytest
 from django.db import connection
