@@ -1,7 +1,9 @@
+from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 
 from config.history import AuditedHistory
+from postbacks import lifecycle
 from postbacks.macros import TemplateError, validate_template
 
 
@@ -104,6 +106,12 @@ class Conversion(models.Model):
         ATTRIBUTED = "attributed", "Attributed"
         UNATTRIBUTED = "unattributed", "Unattributed"
 
+    class Status(models.TextChoices):
+        PENDING = lifecycle.PENDING, "Pending"
+        APPROVED = lifecycle.APPROVED, "Approved"
+        REJECTED = lifecycle.REJECTED, "Rejected"
+        REVERSED = lifecycle.REVERSED, "Reversed"
+
     transaction_id = models.CharField(
         max_length=128, validators=[RegexValidator(r"\S", "The transaction id cannot be blank.")]
     )
@@ -124,12 +132,26 @@ class Conversion(models.Model):
     received_at = models.DateTimeField(auto_now_add=True)
     attribution = models.CharField(max_length=16, choices=Attribution.choices)
     attribution_error = models.CharField(max_length=500, blank=True)
+    # Changed only by postbacks.conversion_status (its rules: postbacks/lifecycle.py). The
+    # database default covers rows written by raw INSERTs that do not name the column.
+    status = models.CharField(
+        max_length=16,
+        choices=Status.choices,
+        default=lifecycle.DEFAULT_STATUS,
+        db_default=lifecycle.DEFAULT_STATUS,
+    )
+    status_reason = models.CharField(max_length=500, blank=True, default="", db_default="")
+    status_changed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at"]
         constraints = [
             models.UniqueConstraint(
                 fields=["transaction_id", "event_type"], name="conversion_unique_transaction_event"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=list(lifecycle.STATUSES)),
+                name="conversion_status_valid",
             ),
             models.CheckConstraint(
                 condition=models.Q(attribution="unattributed") | models.Q(affiliate__isnull=False),
@@ -149,10 +171,54 @@ class Conversion(models.Model):
                 condition=models.Q(attribution="unattributed"),
                 name="conversion_unattributed_idx",
             ),
+            # The conversions list filtered to what still waits for the network's decision.
+            models.Index(
+                fields=["-received_at"],
+                condition=models.Q(status="pending"),
+                name="conversion_pending_idx",
+            ),
+        ]
+        permissions = [
+            ("change_conversion_status", "Can approve, reject and reverse conversions"),
         ]
 
     def __str__(self) -> str:
         return f"{self.transaction_id} / {self.event_type.code}"
+
+
+class ConversionStatusChange(models.Model):
+    """One change of a conversion's status, as it happened: a record, never edited or deleted
+    (PostgreSQL refuses both; migration 0009). Written only by postbacks.conversion_status."""
+
+    class Source(models.TextChoices):
+        API = "api", "API"
+        ADMIN = "admin", "Admin"
+
+    conversion = models.ForeignKey(
+        Conversion, on_delete=models.PROTECT, related_name="status_changes"
+    )
+    from_status = models.CharField(max_length=16, choices=Conversion.Status.choices)
+    to_status = models.CharField(max_length=16, choices=Conversion.Status.choices)
+    reason = models.CharField(max_length=500, blank=True)
+    changed_at = models.DateTimeField()
+    # The API token's user or the admin user; a user with changes on record cannot be deleted
+    # (deactivate it instead), so the record keeps saying who.
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    source = models.CharField(max_length=8, choices=Source.choices)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(from_status=models.F("to_status")),
+                name="status_change_changes",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.from_status} -> {self.to_status} of conversion #{self.conversion_id}"
 
 
 class Delivery(models.Model):
