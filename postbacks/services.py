@@ -166,6 +166,7 @@ class IngestItem:
     amount: Decimal | None = None
     currency: str = ""
     occurred_at: datetime | None = None
+    status: str = "approved"
 
 
 @dataclass(frozen=True)
@@ -188,6 +189,7 @@ _INSERT_FIELDS = (
     "received_at",
     "attribution",
     "attribution_error",
+    "status",
 )
 _INSERT_CHUNK = 500
 
@@ -272,6 +274,7 @@ def conversions_ingest(*, items: Sequence[IngestItem]) -> list[IngestResult | Va
                         else Conversion.Attribution.UNATTRIBUTED
                     ),
                     attribution_error=attribution.error[:500],
+                    status=item.status,
                 ),
             )
         )
