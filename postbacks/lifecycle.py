@@ -9,9 +9,14 @@ A sale is reported `pending` (the network still checks it) or `approved`; the ne
 approves or rejects it, and a refund or chargeback reverses an approved one. Asking for the status
 a conversion already has is not an error: it changes nothing. Anything else is refused with a
 stable code, ``invalid_transition``, and a message naming the current status.
+
+Below the transitions, what status postbacks need: which statuses make an endpoint fire
+(``fire_on``), how its receiver spells each one (``status_values``), the signed amount and the
+postback id.
 """
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from decimal import Decimal
 from typing import Final
 
 PENDING: Final = "pending"
@@ -84,3 +89,96 @@ def sources(target: str) -> frozenset[str]:
     guard of the UPDATE that makes the change."""
     _check_known(target, current="", target=target)
     return frozenset(status for status, following in NEXT.items() if target in following)
+
+
+# ------------------------------------------------------------------------------
+# What an endpoint says about statuses: when it fires, how its receiver spells them
+# ------------------------------------------------------------------------------
+
+# Today's behaviour: an endpoint hears of approved sales only (a pending one waits for approval).
+DEFAULT_FIRE_ON: Final = (APPROVED,)
+STATUS_WORD_MAX_LENGTH: Final = 64
+
+
+class StatusConfigError(ValueError):
+    """An endpoint's `fire_on` or `status_values` that cannot be used; ``code`` is
+    ``bad_fire_on`` or ``bad_status_values``, ``str()`` names the problem."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def fire_on_clean(value: object) -> list[str]:
+    """The statuses that make an endpoint fire: a non-empty list of statuses, each once; returned
+    in the lifecycle's order."""
+    if not isinstance(value, list | tuple) or not value:
+        raise StatusConfigError(
+            "bad_fire_on", f"choose at least one status to fire on, from {', '.join(STATUSES)}"
+        )
+    unknown = [item for item in value if item not in STATUSES]
+    if unknown:
+        raise StatusConfigError(
+            "bad_fire_on",
+            f"{unknown[0]!r} is not a status; fire on any of {', '.join(STATUSES)}",
+        )
+    if len(set(value)) != len(value):
+        raise StatusConfigError("bad_fire_on", "a status is listed twice")
+    return [status for status in STATUSES if status in value]
+
+
+def status_values_clean(value: object) -> dict[str, str]:
+    """How the receiver spells each status, e.g. {"approved": "sale", "reversed": "rejected"}:
+    keys are statuses, values short visible text; a status left out is sent as it is named."""
+    if not isinstance(value, dict):
+        raise StatusConfigError(
+            "bad_status_values",
+            'give an object of status -> the receiver\'s word, e.g. {"approved": "sale"}',
+        )
+    for status, word in value.items():
+        if status not in STATUSES:
+            raise StatusConfigError(
+                "bad_status_values", f"{status!r} is not a status; use {', '.join(STATUSES)}"
+            )
+        if not isinstance(word, str) or not word:
+            raise StatusConfigError(
+                "bad_status_values", f"the word for {status} must be a non-empty text"
+            )
+        if len(word) > STATUS_WORD_MAX_LENGTH:
+            raise StatusConfigError(
+                "bad_status_values",
+                f"the word for {status} is {len(word)} characters; at most "
+                f"{STATUS_WORD_MAX_LENGTH}",
+            )
+        if not word.isprintable() or word != word.strip():
+            raise StatusConfigError(
+                "bad_status_values",
+                f"the word for {status} holds a control, invisible or edge space character",
+            )
+    return {status: value[status] for status in STATUSES if status in value}
+
+
+def fires(fire_on: Collection[str], status: str) -> bool:
+    """Whether a conversion in `status` fires an endpoint that fires on `fire_on`. A pending
+    conversion is held from an endpoint that fires on approval only; a rejected one then never
+    reaches it."""
+    return status in fire_on
+
+
+def status_word(status_values: Mapping[str, str], status: str) -> str:
+    """The status as the receiver spells it: its word when the endpoint gives one."""
+    return status_values.get(status) or status
+
+
+def signed(amount: Decimal | None, status: str) -> Decimal | None:
+    """The amount as a status postback carries it: negative when the money is taken back
+    (rejected, reversed), as trackers that count revenue by sign expect."""
+    if amount is None or status not in NEGATIVE_STATUSES:
+        return amount
+    return -abs(amount)
+
+
+def postback_id(*, conversion_id: int, endpoint_id: int, status: str) -> str:
+    """An id for one postback: the same on every retry and replay of it, different for every other
+    (a conversion fires an endpoint at most once per status), so a receiver can dedupe on it."""
+    return f"{conversion_id}-{endpoint_id}-{status}"
