@@ -19,6 +19,10 @@ class EventType(models.Model):
         return f"{self.name} ({self.code})"
 
 
+def _default_fire_on() -> list[str]:
+    return list(lifecycle.DEFAULT_FIRE_ON)
+
+
 class PostbackEndpoint(models.Model):
     class Method(models.TextChoices):
         GET = "GET", "GET"
@@ -58,6 +62,20 @@ class PostbackEndpoint(models.Model):
         blank=True,
         help_text="An offer link with a filled-in tracker; test postbacks use its values.",
     )
+    # Lists in JSON rather than a PostgreSQL array: `make run` may run on SQLite.
+    fire_on = models.JSONField(
+        default=_default_fire_on,
+        # An empty list is refused by clean(), with a message that says what to choose.
+        blank=True,
+        help_text="The conversion statuses that fire this endpoint. Approved only: a pending "
+        "sale waits for its approval, and a rejected one is never sent.",
+    )
+    status_values = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='How the receiver spells each status, e.g. {"approved": "sale", "reversed": '
+        '"rejected"}, for the {status} macro; a status left out is sent as it is named.',
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     # Who changed what, when (the admin's History), event types included. The breaker's
@@ -90,15 +108,32 @@ class PostbackEndpoint(models.Model):
     def clean(self) -> None:
         from django.core.exceptions import ObjectDoesNotExist, ValidationError
 
+        errors: dict[str, str] = {}
+        try:
+            self.fire_on = lifecycle.fire_on_clean(self.fire_on)
+        except lifecycle.StatusConfigError as exc:
+            errors["fire_on"] = _sentence(exc)
+        try:
+            self.status_values = lifecycle.status_values_clean(self.status_values)
+        except lifecycle.StatusConfigError as exc:
+            errors["status_values"] = _sentence(exc)
         try:
             # The affiliate may be unsaved yet (created together with its endpoints).
             affiliate = self.affiliate
         except ObjectDoesNotExist:
-            return
-        try:
-            validate_template(self.url_template, affiliate.tracker_params or [])
-        except TemplateError as exc:
-            raise ValidationError({"url_template": str(exc)}) from exc
+            affiliate = None
+        if affiliate is not None:
+            try:
+                validate_template(self.url_template, affiliate.tracker_params or [])
+            except TemplateError as exc:
+                errors["url_template"] = str(exc)
+        if errors:
+            raise ValidationError(errors)
+
+
+def _sentence(error: Exception) -> str:
+    text = str(error)
+    return f"{text[:1].upper()}{text[1:]}."
 
 
 class Conversion(models.Model):
@@ -237,6 +272,14 @@ class Delivery(models.Model):
     )
     url = models.CharField(max_length=4096)
     method = models.CharField(max_length=4, default="GET")
+    # The conversion status this postback tells of: one delivery per conversion, endpoint and
+    # status. Test postbacks say approved, as a sale's first postback does.
+    status = models.CharField(
+        max_length=16,
+        choices=Conversion.Status.choices,
+        default=lifecycle.APPROVED,
+        db_default=lifecycle.APPROVED,
+    )
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
@@ -263,10 +306,14 @@ class Delivery(models.Model):
                 condition=models.Q(is_test=True) | models.Q(conversion__isnull=False),
                 name="delivery_real_has_conversion",
             ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=list(lifecycle.STATUSES)),
+                name="delivery_status_valid",
+            ),
             models.UniqueConstraint(
-                fields=["conversion", "endpoint"],
+                fields=["conversion", "endpoint", "status"],
                 condition=models.Q(is_test=False),
-                name="delivery_unique_conversion_endpoint",
+                name="delivery_unique_conversion_endpoint_status",
             ),
         ]
         indexes = [

@@ -141,6 +141,7 @@ class PostbackEndpointAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
             "Postback",
             {"fields": ("url_template", "method", "available_macros_display", "test_link")},
         ),
+        ("Statuses", {"fields": ("fire_on", "status_values")}),
         ("Preview", {"fields": ("sample_url",)}),
         (None, {"fields": (("created_at", "updated_at"),)}),
     )

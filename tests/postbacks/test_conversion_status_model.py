@@ -4,6 +4,7 @@ keeps from being edited or deleted."""
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.db.models import ProtectedError
@@ -11,7 +12,12 @@ from django.utils import timezone
 
 from config.access import ACCOUNT_MANAGER_GROUP, NETWORK_ADMIN_GROUP
 from postbacks.models import Conversion, ConversionStatusChange
-from tests.factories import ConversionFactory, UserFactory
+from tests.factories import (
+    ConversionFactory,
+    DeliveryFactory,
+    PostbackEndpointFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -118,3 +124,49 @@ def test_both_staff_roles_may_change_statuses_and_read_the_changes():
         codenames = set(Group.objects.get(name=name).permissions.values_list("codename", flat=True))
         assert {"change_conversion_status", "view_conversionstatuschange"} <= codenames
         assert "change_conversionstatuschange" not in codenames
+
+
+def test_a_conversion_fires_an_endpoint_at_most_once_per_status():
+    delivery = DeliveryFactory.create()
+    DeliveryFactory.create(
+        conversion=delivery.conversion, endpoint=delivery.endpoint, status="reversed"
+    )
+
+    twin = {"conversion": delivery.conversion, "endpoint": delivery.endpoint, "status": "reversed"}
+    unique = "delivery_unique_conversion_endpoint_status"
+    with pytest.raises(IntegrityError, match=unique), transaction.atomic():
+        DeliveryFactory.create(**twin)
+    assert delivery.status == "approved"
+
+
+def test_the_database_refuses_a_delivery_status_that_is_not_one():
+    with pytest.raises(IntegrityError, match="delivery_status_valid"), transaction.atomic():
+        DeliveryFactory.create(status="sale")
+
+
+def test_an_endpoint_fires_on_approval_only_unless_told_otherwise():
+    endpoint = PostbackEndpointFactory.create()
+
+    endpoint.refresh_from_db()
+    assert (endpoint.fire_on, endpoint.status_values) == (["approved"], {})
+
+
+def test_an_endpoint_checks_its_fire_on_and_status_map_when_saved():
+    endpoint = PostbackEndpointFactory.create()
+    endpoint.fire_on = ["reversed", "approved"]
+    endpoint.status_values = {"reversed": "rejected", "approved": "sale"}
+    endpoint.full_clean()
+    assert endpoint.fire_on == ["approved", "reversed"]
+
+    endpoint.fire_on = []
+    endpoint.status_values = {"chargeback": "cb"}
+    with pytest.raises(ValidationError) as caught:
+        endpoint.full_clean()
+    assert caught.value.message_dict == {
+        "fire_on": [
+            "Choose at least one status to fire on, from pending, approved, rejected, reversed."
+        ],
+        "status_values": [
+            "'chargeback' is not a status; use pending, approved, rejected, reversed."
+        ],
+    }
