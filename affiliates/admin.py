@@ -14,7 +14,9 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
+from affiliates.invites import invite_send, invite_token_make
 from affiliates.models import Affiliate, SetupRequest
+from affiliates.offer_links import offer_link_build
 from affiliates.selectors import (
     offers_active,
     portal_base_url,
@@ -23,15 +25,12 @@ from affiliates.selectors import (
     setup_request_reference,
     setup_requests_visible,
 )
-from affiliates.services import (
-    invite_send,
-    invite_token_make,
-    offer_link_build,
+from affiliates.setup_requests import (
     setup_event_codes,
     setup_request_approve,
     setup_request_reject,
-    tracker_params_validate,
 )
+from affiliates.validators import tracker_params_validate
 from config.access import user_sees_all
 from config.admin_tools import (
     ChangePageAdmin,

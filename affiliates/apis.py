@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from affiliates import services
 from affiliates.models import Affiliate
+from affiliates.validators import MAX_TRACKER_PARAMS
 from config.api import MAX_ID, error_responses
 from config.api_input import BoundedLimitOffsetPagination
 from config.permissions import HasManageScope
@@ -59,7 +60,7 @@ class AffiliateInputSerializer(serializers.Serializer):
     )
     tracker_params = serializers.ListField(
         child=serializers.CharField(max_length=64),
-        max_length=services.MAX_TRACKER_PARAMS,
+        max_length=MAX_TRACKER_PARAMS,
         default=list,
         help_text='The names of the tracker values, in order, e.g. ["affid", "clickId"].',
     )

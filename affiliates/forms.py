@@ -1,5 +1,5 @@
 """The affiliate's setup form (SPEC §7): parses input and hands it to the one validator in
-affiliates.services, so the form, the admin and the API agree on what is valid."""
+affiliates.setup_requests, so the form, the admin and the API agree on what is valid."""
 
 from typing import Any
 
@@ -8,7 +8,8 @@ from django.core.exceptions import ValidationError
 
 from affiliates.models import Affiliate, SetupRequest
 from affiliates.selectors import event_types_active
-from affiliates.services import MAX_TRACKER_PARAMS, setup_request_validate
+from affiliates.setup_requests import setup_request_validate
+from affiliates.validators import MAX_TRACKER_PARAMS
 from postbacks.models import PostbackEndpoint
 
 # Rows shown without JavaScript; setup.js reveals more, up to MAX_TRACKER_PARAMS.

@@ -3,10 +3,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 
+from affiliates.validators import tracker_params_validate
 from config.history import AuditedHistory
 from postbacks.tracker import TrackerFormat
-
-TRACKER_PARAM_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,63}$"
 
 
 class Affiliate(models.Model):
@@ -72,8 +71,6 @@ class Affiliate(models.Model):
         )
 
     def clean(self) -> None:
-        from affiliates.services import tracker_params_validate
-
         errors: dict[str, list[str]] = {}
         try:
             self.tracker_params = tracker_params_validate(params=self.tracker_params)

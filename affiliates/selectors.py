@@ -1,25 +1,20 @@
-"""Reads for affiliates, their setup requests and the setup form's rate limit."""
+"""Reads for affiliates and their setup requests."""
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
-import django_rq
 from django.conf import settings
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest
-from redis.exceptions import RedisError
+from django.utils import timezone
 
 from affiliates.models import Affiliate, SetupRequest
 from config.access import user_sees_all
 from offers.models import Offer
+from postbacks.macros import TemplateError, validate_template
 from postbacks.models import EventType, PostbackEndpoint
-from postbacks.preview import TemplateError, TrackerError, preview_render, tracker_from_test_link
-from postbacks.tracker import TrackerFormat
-
-logger = logging.getLogger(__name__)
-
-RATE_KEY = "setup:rate:{bucket}:{client}"
+from postbacks.preview import sample_url, tracker_from_test_link
+from postbacks.tracker import TrackerError, TrackerFormat
 
 
 def setup_request_reference(*, setup_request: SetupRequest) -> str:
@@ -116,23 +111,6 @@ def setup_request_comparison(*, setup_request: SetupRequest) -> list[ComparisonR
     ]
 
 
-def rate_limit_used(*, bucket: str, client: str) -> int:
-    """How many times ``client`` used ``bucket`` in the current window (0 when Redis is down:
-    the form keeps working without its rate limit rather than not at all)."""
-    try:
-        value = django_rq.get_connection("default").get(
-            RATE_KEY.format(bucket=bucket, client=client)
-        )
-    except RedisError:
-        logger.warning("setup rate limit: Redis unavailable, not limiting")
-        return 0
-    return int(value or 0)
-
-
-def rate_limit_reached(*, bucket: str, client: str) -> bool:
-    return rate_limit_used(bucket=bucket, client=client) >= settings.SETUP_RATE_LIMIT[bucket]
-
-
 @dataclass(frozen=True)
 class PreviewRow:
     event: str
@@ -151,38 +129,47 @@ def setup_preview_rows(
     test_link: str,
     affiliate: Affiliate | None = None,
 ) -> list[PreviewRow]:
-    """The postback URL per event, as a test postback would fire it for the test link."""
+    """The postback URL per event, as a test postback would fire it for the test link (read
+    once), with the payout of the offer the link points at. A template or test link that cannot
+    be used gives every row its error; an unknown event, its own row."""
     affiliate = affiliate or Affiliate.objects.filter(network_id=network_id).first()
-    names = dict(EventType.objects.filter(code__in=event_codes).values_list("code", "name"))
-    prefix = affiliate.tracker_prefix if affiliate else "trID_"
-    suffix = affiliate.tracker_suffix if affiliate else "_trID"
+    events = {e.code: e for e in EventType.objects.filter(code__in=event_codes)}
     try:
+        validate_template(url_template, tracker_params)
         fmt = TrackerFormat(
-            prefix=prefix, suffix=suffix, separator=tracker_separator, params=tuple(tracker_params)
+            prefix=affiliate.tracker_prefix if affiliate else "trID_",
+            suffix=affiliate.tracker_suffix if affiliate else "_trID",
+            separator=tracker_separator,
+            params=tuple(tracker_params),
         )
-        offer = offer_for_link_id(
-            link_id=tracker_from_test_link(
-                test_link=test_link, fmt=fmt, network_id=network_id
-            ).link_id
-        )
-    except TrackerError:
-        offer = None
+        link = tracker_from_test_link(test_link=test_link, fmt=fmt, network_id=network_id)
+    except (TemplateError, TrackerError) as exc:
+        return [PreviewRow(code, _event_name(events, code), error=str(exc)) for code in event_codes]
+    offer = offer_for_link_id(link_id=link.link_id)
+    now = timezone.now()
     rows = []
     for code in event_codes:
+        event = events.get(code)
+        if event is None:
+            rows.append(PreviewRow(code, code, error=f"unknown event {code!r}"))
+            continue
         try:
-            url = preview_render(
+            url = sample_url(
                 url_template=url_template,
                 tracker_params=tracker_params,
-                tracker_prefix=prefix,
-                tracker_suffix=suffix,
-                tracker_separator=tracker_separator,
                 network_id=network_id,
-                test_link=test_link,
-                event_code=code,
+                tracker=link.values,
                 offer=offer,
+                event=event,
+                occurred_at=now,
             )
-        except (TemplateError, TrackerError) as exc:
-            rows.append(PreviewRow(code, names.get(code, code), error=str(exc)))
+        except TemplateError as exc:
+            rows.append(PreviewRow(code, event.name, error=str(exc)))
         else:
-            rows.append(PreviewRow(code, names.get(code, code), url=url))
+            rows.append(PreviewRow(code, event.name, url=url))
     return rows
+
+
+def _event_name(events: dict[str, EventType], code: str) -> str:
+    event = events.get(code)
+    return event.name if event else code

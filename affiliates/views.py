@@ -1,11 +1,12 @@
 """The public setup form (SPEC §7): parse the form, call the services, render the answer.
 
 Abuse protection, in the order a request meets it: the body size (413), CSRF (middleware), the
-per-address rate limit (429), the honeypot (a bot gets a fake confirmation; nothing is stored),
-then the per-field limits and the validation of the form itself.
+per-address rate limit (429; 503 while Redis, which counts it, is away), the honeypot (a bot
+gets a confirmation that looks real, with a reference from the real sequence, and counts against
+the submission limit; nothing is stored), then the per-field limits and the validation of
+the form itself.
 """
 
-import secrets
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -19,25 +20,15 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from affiliates.forms import SetupForm
+from affiliates.invites import InviteError, invite_token_read
 from affiliates.models import Affiliate
 from affiliates.selectors import portal_base_url, setup_preview_rows, setup_request_reference
-from affiliates.services import (
-    InviteError,
-    invite_token_read,
-    rate_limit_consume,
-    setup_request_submit,
-)
+from affiliates.setup_rate_limit import RateLimitUnavailable, rate_limit_consume
+from affiliates.setup_requests import setup_request_decoy_reference, setup_request_submit
+from config.client_address import client_address
 
 DONE_SALT = "setup-done"
 View = Callable[..., HttpResponse]
-
-
-def client_address(request: HttpRequest) -> str:
-    header = settings.SETUP_CLIENT_IP_HEADER
-    if header and request.META.get(header):
-        # The last entry is the one our own proxy added; earlier ones are the client's word.
-        return str(request.META[header]).split(",")[-1].strip()
-    return str(request.META.get("REMOTE_ADDR") or "unknown")
 
 
 def _refusal(request: HttpRequest, *, status: int, title: str, message: str) -> HttpResponse:
@@ -64,14 +55,31 @@ def _guarded(view: View) -> View:
                     message="The form is larger than we accept. Shorten the offer links or "
                     "your questions and send it again.",
                 )
-            if not rate_limit_consume(bucket="preview", client=client_address(request)):
-                return _too_many(request)
+            refused = _rate_limited(request, bucket="preview")
+            if refused is not None:
+                return refused
         return view(request, *args, **kwargs)
 
     return wrapper
 
 
-def _too_many(request: HttpRequest) -> HttpResponse:
+def _rate_limited(request: HttpRequest, *, bucket: str) -> HttpResponse | None:
+    """The refusal when this use of `bucket` is over the limit (429) or cannot be counted
+    because Redis is away (503); None when the request may go on."""
+    try:
+        allowed = rate_limit_consume(bucket=bucket, client=client_address(request))
+    except RateLimitUnavailable:
+        response = _refusal(
+            request,
+            status=503,
+            title="Please try again in a few minutes",
+            message="We cannot take requests from the form right now. Please try again in a "
+            "few minutes: going back in your browser keeps what you typed.",
+        )
+        response["Retry-After"] = "60"
+        return response
+    if allowed:
+        return None
     minutes = settings.SETUP_RATE_WINDOW // 60
     return _refusal(
         request,
@@ -120,13 +128,15 @@ def setup_form(request: HttpRequest, token: str | None = None) -> HttpResponse:
         return _page(request, form, token=token)
     form = SetupForm(request.POST, affiliate=affiliate)
     if form.is_bot():
-        return _done(f"SR-{secrets.randbelow(900_000) + 100_000:06d}")
+        # Treated as a real submission in all it shows: the same limit, a real-looking reference.
+        return _rate_limited(request, bucket="submit") or _done(setup_request_decoy_reference())
     if "preview" in request.POST or not form.is_valid():
         preview = _preview(form) if form.is_valid() else None
         return _page(request, form, token=token, preview=preview)
+    refused = _rate_limited(request, bucket="submit")
+    if refused is not None:
+        return refused
     client = client_address(request)
-    if not rate_limit_consume(bucket="submit", client=client):
-        return _too_many(request)
     data = form.cleaned_data
     try:
         setup_request = setup_request_submit(

@@ -156,7 +156,11 @@ class Stack:
             raise RuntimeError("the bench could not queue deliveries (Redis)")
 
     def flush_queue(self) -> None:
+        from postbacks.delivery.queue import mark_queue_intact
+
         self.redis.flushdb()
+        # Emptied on purpose: the sweep must not take it for a Redis that lost its data.
+        mark_queue_intact()
 
     def start_sweeper(self, interval: float = 1.0) -> None:
         from postbacks.delivery.queue import sweep

@@ -11,7 +11,7 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from affiliates.views import client_address
+from config.client_address import client_address
 
 
 def client_ip(request: HttpRequest) -> str | None:

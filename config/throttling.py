@@ -7,12 +7,11 @@ import time
 from typing import Any
 
 from django.conf import settings
-from redis.exceptions import RedisError
 from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
-from postbacks.delivery.queue import get_queue
+from config.redis_tools import REDIS_ERRORS, counter_add
 
 logger = logging.getLogger(__name__)
 
@@ -29,14 +28,11 @@ def ingest_rate_take(request: Request, *, cost: int = 1) -> float | None:
     now = time.time()
     key = f"ingest-rate:{user.pk}:{int(now // WINDOW_SECONDS)}"
     try:
-        pipe = get_queue().connection.pipeline(transaction=False)
-        pipe.incrby(key, cost)
-        pipe.expire(key, WINDOW_SECONDS * 2)
-        count, _ = pipe.execute()
-    except (RedisError, OSError) as exc:
+        count = counter_add(key, amount=cost, ttl=WINDOW_SECONDS * 2)
+    except REDIS_ERRORS as exc:
         logger.warning("ingest rate limit not applied, Redis unavailable: %s", exc)
         return None
-    return None if int(count) <= limit else WINDOW_SECONDS - now % WINDOW_SECONDS
+    return None if count <= limit else WINDOW_SECONDS - now % WINDOW_SECONDS
 
 
 def ingest_rate_charge(request: Request, *, cost: int) -> None:

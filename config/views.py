@@ -7,10 +7,9 @@ from django.db import DatabaseError, connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from django_rq import get_connection
 from prometheus_client import CONTENT_TYPE_LATEST
-from redis.exceptions import RedisError
 
+from config.redis_tools import REDIS_ERRORS, redis_client
 from postbacks.metrics import metrics_render
 
 
@@ -26,9 +25,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
     except DatabaseError as exc:
         checks["database"] = f"unavailable: {exc.__class__.__name__}"
     try:
-        get_connection("postbacks").ping()
+        redis_client().ping()
         checks["redis"] = "ok"
-    except (RedisError, OSError) as exc:
+    except REDIS_ERRORS as exc:
         checks["redis"] = f"unavailable: {exc.__class__.__name__}"
     healthy = all(value == "ok" for value in checks.values())
     return JsonResponse(

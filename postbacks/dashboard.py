@@ -1,8 +1,7 @@
-"""Reads for the admin dashboard and the per-endpoint health page (issue 7, items 1-2), and the
-hourly rollup of attempts they read.
+"""Reads for the admin dashboard and the per-endpoint health page (issue 7, items 1-2).
 
 The dashboard's charts and tables read `AttemptHourly` (one row per endpoint, hour and event,
-written with the attempts by `attempts_rollup`), bounded on its hour index and joined to
+written with the attempts by `postbacks.delivery.rollup`), bounded on its hour index and joined to
 endpoints and affiliates only: a million attempts a day are ~10,000 rollup rows. The health page
 reads attempts of one endpoint's recent deliveries. Other counts read a small table (endpoints)
 or a partial index (unattributed conversions). The dashboard's numbers are cached for
@@ -22,11 +21,10 @@ Test postbacks are left out everywhere but the health page's attempt list.
 
 import logging
 import statistics
-from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -36,12 +34,10 @@ from django.db import connection
 from django.db.models import Aggregate, Count, FloatField, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
-from redis.exceptions import RedisError
-from rq import Worker
 
 from affiliates.models import Affiliate
-from postbacks.delivery.queue import get_queue
-from postbacks.delivery.sender import Outcome
+from postbacks.delivery.rollup import LATENCY_BOUNDS, LATENCY_FIELDS
+from postbacks.delivery.rq_queue import queue_state as queue_state  # the page shows it too
 from postbacks.models import (
     AttemptHourly,
     Conversion,
@@ -54,10 +50,6 @@ logger = logging.getLogger(__name__)
 
 State = Delivery.State
 SUCCESS = Q(status_code__gte=200, status_code__lt=300)
-LATENCY_BOUNDS = AttemptHourly.LATENCY_BOUNDS
-LATENCY_FIELDS = [f"le_{bound}ms" for bound in LATENCY_BOUNDS] + [f"over_{LATENCY_BOUNDS[-1]}ms"]
-# The rollup's counters, in the order attempts_rollup adds them up.
-ROLLUP_COUNTS = ("succeeded", "failed", "dead", "latency_ms_total", *LATENCY_FIELDS)
 HOURS = 24
 DAYS = 30
 STATS_WINDOW = timedelta(hours=24)
@@ -149,16 +141,6 @@ class TroubledEndpoint:
 
 
 @dataclass(frozen=True)
-class QueueState:
-    depth: int | None
-    workers: int | None
-
-    @property
-    def available(self) -> bool:
-        return self.depth is not None
-
-
-@dataclass(frozen=True)
 class Dashboard:
     generated_at: datetime
     hourly: OutcomeSeries
@@ -169,60 +151,6 @@ class Dashboard:
     troubled_total: int
     unattributed: int
     unattributed_since: datetime
-
-
-# ------------------------------------------------------------------------------
-# The hourly rollup of attempts
-# ------------------------------------------------------------------------------
-def _rollup_counts(outcome: Outcome, state: str) -> list[int]:
-    counts = [0] * len(ROLLUP_COUNTS)
-    if state == State.SUCCEEDED:
-        counts[0] = 1
-    elif state == State.DEAD:
-        counts[2] = 1
-    else:
-        counts[1] = 1
-    counts[3] = outcome.duration_ms
-    counts[4 + bisect_left(LATENCY_BOUNDS, outcome.duration_ms)] = 1
-    return counts
-
-
-def attempts_rollup(*, outcomes: Sequence[Outcome], verdict_states: Sequence[str]) -> int:
-    """Add a batch of attempts (and the delivery state each one's verdict gave) to the hourly
-    rollup; test postbacks are left out. Returns how many rollup rows were written.
-
-    One INSERT ... ON CONFLICT DO UPDATE adds to the rows already there, so concurrent batches
-    never lose counts; its rows go in key order, so two batches lock the rows they share in the
-    same order and never deadlock. Call it in the transaction that logs the attempts."""
-    rows: dict[tuple[int, datetime, str], list[int]] = {}
-    for outcome, state in zip(outcomes, verdict_states, strict=True):
-        out = outcome.outgoing
-        if out.is_test or out.endpoint_id is None:
-            continue
-        hour = outcome.started_at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-        key = (out.endpoint_id, hour, out.event)
-        counts = _rollup_counts(outcome, state)
-        if key in rows:
-            rows[key] = [a + b for a, b in zip(rows[key], counts, strict=True)]
-        else:
-            rows[key] = counts
-    if not rows:
-        return 0
-    hour_field = AttemptHourly._meta.get_field("hour")
-    params: list[Any] = []
-    for (endpoint_id, hour, event), counts in sorted(rows.items()):
-        params += [endpoint_id, hour_field.get_db_prep_value(hour, connection), event, *counts]
-    columns = ("endpoint_id", "hour", "event", *ROLLUP_COUNTS)
-    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    sql = (
-        f"INSERT INTO {AttemptHourly._meta.db_table} AS t ({', '.join(columns)}) "  # noqa: S608
-        f"VALUES {', '.join([row] * len(rows))} "
-        "ON CONFLICT (endpoint_id, hour, event) DO UPDATE SET "
-        + ", ".join(f"{name} = t.{name} + EXCLUDED.{name}" for name in ROLLUP_COUNTS)
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-    return len(rows)
 
 
 # ------------------------------------------------------------------------------
@@ -428,17 +356,6 @@ def conversions_unattributed_count(*, since: datetime) -> int:
     return Conversion.objects.filter(
         attribution=Conversion.Attribution.UNATTRIBUTED, received_at__gte=since
     ).count()
-
-
-def queue_state() -> QueueState:
-    """Jobs waiting on the postbacks queue, and workers listening to it; None when Redis is away.
-    Read live (two Redis calls), never cached."""
-    try:
-        queue = get_queue()
-        return QueueState(depth=queue.count, workers=Worker.count(queue=queue))
-    except (RedisError, OSError) as exc:
-        logger.warning("queue state unavailable: %s", exc)
-        return QueueState(depth=None, workers=None)
 
 
 def account_managers() -> list[tuple[int, str]]:

@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from config.api import MAX_ID, error_responses
 from config.api_input import BoundedLimitOffsetPagination
 from config.permissions import HasManageScope
-from postbacks import endpoints, selectors, testing
+from postbacks import endpoints, probes, selectors
 from postbacks.models import EventType, PostbackEndpoint
 from postbacks.serializers import EndpointTestOutputSerializer
 
@@ -212,7 +212,7 @@ class EndpointTestApi(APIView):
         )
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = testing.endpoint_test_fire(
+        result = probes.endpoint_test_fire(
             endpoint=endpoint,
             event_code=serializer.validated_data.get("event"),
             user=request.user,

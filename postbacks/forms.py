@@ -4,6 +4,7 @@ from django import forms
 
 from affiliates.models import Affiliate
 from offers.models import Offer
+from postbacks.endpoints import endpoint_status_check
 from postbacks.macros import MAX_URL_LENGTH, TemplateError, validate_template
 from postbacks.models import Conversion, EventType, PostbackEndpoint
 
@@ -46,15 +47,10 @@ class PostbackEndpointAdminForm(forms.ModelForm):
         return self.cleaned_data["status_values"] or {}
 
     def clean_status(self) -> str:
-        # Going live is the "Set live" button's, after a test postback the receiver answered
-        # with a 2xx (postbacks/testing.py): a status picked in the form would skip that test.
-        status = self.cleaned_data["status"]
-        was = self.instance.status if self.instance.pk is not None else None
-        if status == PostbackEndpoint.Status.LIVE and was != PostbackEndpoint.Status.LIVE:
-            raise forms.ValidationError(
-                "An endpoint goes live with “Set live”, once a test postback got a 2xx answer: "
-                "save it as testing, send a test postback, then press Set live."
-            )
+        status: str = self.cleaned_data["status"]
+        endpoint_status_check(
+            was=self.instance.status if self.instance.pk is not None else None, status=status
+        )
         return status
 
 

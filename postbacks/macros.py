@@ -10,6 +10,8 @@ import difflib
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Literal
 from urllib.parse import quote, urlsplit
 
@@ -79,6 +81,49 @@ def macro_values(
     values.update(positional(tracker, tracker_params))
     values.update({name: value for name, value in network.items() if name in NETWORK_MACROS})
     return values
+
+
+def format_amount(amount: Decimal | None) -> str:
+    """Money as trackers expect it: at least two decimals, more only when they carry a value
+    (35 -> "35.00", 1.2345 -> "1.2345")."""
+    if amount is None:
+        return ""
+    text = format(amount.normalize(), "f")
+    whole, _, fraction = text.partition(".")
+    return f"{whole}.{fraction.ljust(2, '0')}"
+
+
+def network_values(
+    *,
+    transaction_id: str,
+    conversion_id: int,
+    event: str,
+    event_name: str,
+    offer_id: int,
+    offer_name: str,
+    offer_kind: str,
+    affiliate_id: int | None,
+    amount: Decimal | None,
+    currency: str,
+    occurred_at: datetime,
+) -> dict[str, str]:
+    """The value of each network macro (the keys of NETWORK_MACROS) for one conversion, real or
+    sample: the one place these values are spelt."""
+    occurred = occurred_at.astimezone(UTC)
+    return {
+        "transaction_id": transaction_id,
+        "conversion_id": str(conversion_id),
+        "event": event,
+        "event_name": event_name,
+        "offer_id": str(offer_id),
+        "offer_name": offer_name,
+        "offer_kind": offer_kind,
+        "affiliate_id": "" if affiliate_id is None else str(affiliate_id),
+        "amount": format_amount(amount),
+        "currency": currency,
+        "timestamp": str(int(occurred.timestamp())),
+        "datetime": occurred.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
 
 
 # Hosts that resolvers read as IPv4 addresses in legacy forms: 2130706433, 0x7f.1, 0177.0.0.1.

@@ -8,14 +8,13 @@ error is logged and the numbers of that batch are lost.
 """
 
 import logging
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING
 
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
-from django.utils import timezone
 from prometheus_client import generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -24,59 +23,85 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector, CollectorRegistry
-from redis import Redis
-from redis.exceptions import RedisError
-from rq import Worker
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from postbacks.delivery.queue import get_queue
-from postbacks.models import Delivery, PostbackEndpoint
-
-if TYPE_CHECKING:
-    from postbacks.delivery.sender import Outcome
+from config.redis_tools import REDIS_ERRORS, redis_client
+from postbacks.delivery.rq_queue import queue_state
+from postbacks.delivery.sender import Outcome
+from postbacks.models import ATTEMPT_LATENCY_BOUNDS_MS, Delivery, PostbackEndpoint
 
 logger = logging.getLogger(__name__)
 
 ATTEMPTS_KEY = "postbacks:metrics:attempts"
 LATENCY_KEY = "postbacks:metrics:latency"
 INGEST_KEY = "postbacks:metrics:ingest"
-# Upper bounds of the attempt latency buckets, in milliseconds (the total timeout is 15 s).
-LATENCY_BUCKETS_MS = (10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 15000)
 TEST_EVENT = "test"
 
 
-def _redis() -> Redis:
-    return get_queue().connection
+class _StoreState:
+    """Whether the last write of counters reached Redis: an outage is logged when it starts and
+    when it ends, not for every batch lost in between (a worker records many a second)."""
+
+    away = False
+
+    @classmethod
+    def failed(cls, what: str, exc: Exception) -> None:
+        if isinstance(exc, (RedisConnectionError, RedisTimeoutError)):
+            if not cls.away:
+                cls.away = True
+                logger.warning("%s metrics not recorded until Redis is back: %s", what, exc)
+            return
+        logger.warning("%s metrics not recorded", what, exc_info=True)
+
+    @classmethod
+    def succeeded(cls) -> None:
+        if cls.away:
+            cls.away = False
+            logger.info("metrics recorded again: Redis is back")
 
 
 def _bucket(duration_ms: int) -> str:
-    for bound in LATENCY_BUCKETS_MS:
-        if duration_ms <= bound:
-            return str(bound)
-    return "inf"
+    """The hash field of the smallest bound `duration_ms` is within, or "inf"."""
+    index = bisect_left(ATTEMPT_LATENCY_BOUNDS_MS, duration_ms)
+    return (
+        str(ATTEMPT_LATENCY_BOUNDS_MS[index]) if index < len(ATTEMPT_LATENCY_BOUNDS_MS) else "inf"
+    )
+
+
+def _bucket_counts(latency: dict[bytes, bytes]) -> list[int]:
+    """Counts per bound, then the overflow, from the latency hash. A field whose bound is not in
+    ATTEMPT_LATENCY_BOUNDS_MS (written before the bounds changed) goes to the bucket holding it,
+    so a change of bounds never loses counts."""
+    counts = [0] * (len(ATTEMPT_LATENCY_BOUNDS_MS) + 1)
+    for raw, value in latency.items():
+        field = raw.decode()
+        if field == "inf":
+            counts[-1] += int(value)
+        elif field.isdigit():
+            counts[bisect_left(ATTEMPT_LATENCY_BOUNDS_MS, int(field))] += int(value)
+    return counts
 
 
 # ------------------------------------------------------------------------------
 # Writers: called by the processes that do the work
 # ------------------------------------------------------------------------------
-def attempts_observe(*, outcomes: Sequence["Outcome"]) -> None:
-    """Count recorded attempts by the state they left their delivery in and its event, and
-    their latency. Called by delivery_outcomes_record once its batch is committed."""
+def attempts_observe(*, outcomes: Sequence[Outcome], verdict_states: Sequence[str]) -> None:
+    """Count recorded attempts by the state their verdict left their delivery in (one state per
+    outcome, in order) and its event, and their latency. Called by delivery_outcomes_record once
+    its batch is committed, with the verdicts it recorded."""
     if not outcomes:
         return
     try:
-        # Imported here: delivery.services calls this module.
-        from postbacks.delivery.services import judge
-
-        now = timezone.now()
         states: Counter[str] = Counter()
         buckets: Counter[str] = Counter()
         total_ms = 0
-        for outcome in outcomes:
+        for outcome, state in zip(outcomes, verdict_states, strict=True):
             event = outcome.outgoing.event or TEST_EVENT
-            states[f"{judge(outcome, now=now).state}|{event}"] += 1
+            states[f"{state}|{event}"] += 1
             buckets[_bucket(outcome.duration_ms)] += 1
             total_ms += outcome.duration_ms
-        pipe = _redis().pipeline(transaction=False)
+        pipe = redis_client().pipeline(transaction=False)
         for field, count in states.items():
             pipe.hincrby(ATTEMPTS_KEY, field, count)
         for field, count in buckets.items():
@@ -84,16 +109,20 @@ def attempts_observe(*, outcomes: Sequence["Outcome"]) -> None:
         pipe.hincrby(LATENCY_KEY, "sum_ms", total_ms)
         pipe.hincrby(LATENCY_KEY, "count", len(outcomes))
         pipe.execute()
-    except Exception:
-        logger.warning("attempt metrics not recorded", exc_info=True)
+    except Exception as exc:
+        _StoreState.failed("attempt", exc)
+    else:
+        _StoreState.succeeded()
 
 
 def ingest_request_count(*, api: str, status: int) -> None:
     """Count one request to the ingest API (`api`: single or batch) by its answer's status."""
     try:
-        _redis().hincrby(INGEST_KEY, f"{api}|{status}", 1)
-    except Exception:
-        logger.warning("ingest metrics not recorded", exc_info=True)
+        redis_client().hincrby(INGEST_KEY, f"{api}|{status}", 1)
+    except Exception as exc:
+        _StoreState.failed("ingest", exc)
+    else:
+        _StoreState.succeeded()
 
 
 class IngestMetricsMiddleware:
@@ -138,12 +167,12 @@ class PortalCollector(Collector):
 
     def _counters(self) -> Iterator[Metric]:
         try:
-            pipe = _redis().pipeline(transaction=False)
+            pipe = redis_client().pipeline(transaction=False)
             pipe.hgetall(ATTEMPTS_KEY)
             pipe.hgetall(LATENCY_KEY)
             pipe.hgetall(INGEST_KEY)
             attempts, latency, ingest = pipe.execute()
-        except (RedisError, OSError) as exc:
+        except REDIS_ERRORS as exc:
             logger.warning("metrics counters unavailable: %s", exc)
             yield GaugeMetricFamily(
                 "postbacks_metrics_store_up", "1 when the Redis counters could be read.", value=0
@@ -163,18 +192,18 @@ class PortalCollector(Collector):
             family.add_metric([outcome, event], count)
         yield family
 
-        values = {k.decode(): int(v) for k, v in latency.items()}
+        counts = _bucket_counts(latency)
         cumulative = 0
         buckets: list[tuple[str, float]] = []
-        for bound in LATENCY_BUCKETS_MS:
-            cumulative += values.get(str(bound), 0)
+        for bound, count in zip(ATTEMPT_LATENCY_BOUNDS_MS, counts, strict=False):
+            cumulative += count
             buckets.append((repr(bound / 1000), cumulative))
-        buckets.append(("+Inf", cumulative + values.get("inf", 0)))
+        buckets.append(("+Inf", cumulative + counts[-1]))
         yield HistogramMetricFamily(
             "postbacks_attempt_duration_seconds",
             "How long postback attempts took, from connect to the answer's end.",
             buckets=buckets,
-            sum_value=values.get("sum_ms", 0) / 1000,
+            sum_value=int(latency.get(b"sum_ms", 0)) / 1000,
         )
 
         requests = CounterMetricFamily(
@@ -209,17 +238,14 @@ class PortalCollector(Collector):
             "Endpoints not disabled whose latest attempts failed.",
             value=endpoints["failing"],
         )
-        try:
-            queue = get_queue()
-            depth, workers = queue.count, Worker.count(queue=queue)
-        except (RedisError, OSError) as exc:
-            logger.warning("queue metrics unavailable: %s", exc)
+        queue = queue_state()
+        if not queue.available:
             return
         yield GaugeMetricFamily(
-            "postbacks_queue_depth", "Jobs waiting on the postbacks queue.", value=depth
+            "postbacks_queue_depth", "Jobs waiting on the postbacks queue.", value=queue.depth
         )
         yield GaugeMetricFamily(
-            "postbacks_workers", "RQ workers listening to the postbacks queue.", value=workers
+            "postbacks_workers", "RQ workers listening to the postbacks queue.", value=queue.workers
         )
 
 

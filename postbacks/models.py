@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 
@@ -106,8 +107,6 @@ class PostbackEndpoint(models.Model):
         return f"#{self.pk} {self.method} for affiliate {self.affiliate.network_id}, {scope}"
 
     def clean(self) -> None:
-        from django.core.exceptions import ObjectDoesNotExist, ValidationError
-
         errors: dict[str, str] = {}
         try:
             self.fire_on = lifecycle.fire_on_clean(self.fire_on)
@@ -364,16 +363,22 @@ class DeliveryAttempt(models.Model):
         return f"Attempt {self.number} of delivery #{self.delivery_id}: {outcome}"
 
 
+# Upper bounds (ms) of the attempt latency buckets: the hourly rollup's columns and the
+# Prometheus histogram's buckets, so the dashboard and Prometheus agree on every count.
+ATTEMPT_LATENCY_BOUNDS_MS = (25, 50, 100, 250, 500, 1000, 2500, 5000, 15000)
+
+
 class AttemptHourly(models.Model):
     """Delivery attempts of real (not test) postbacks per endpoint, hour (UTC) and event: the
     dashboard's charts and tables read these instead of a million attempts. Maintained by
-    `postbacks.dashboard.attempts_rollup` in the transaction that logs the attempts; kept for good.
+    `postbacks.delivery.rollup.attempts_rollup` in the transaction that logs the attempts; kept
+    for good.
 
     Outcomes as the dashboard counts them: succeeded (2xx), dead (the attempt left its delivery
     dead), failed (any other). Latency as counts per bucket: `le_<n>ms` is n ms or less (and more
     than the bucket before), `over_15000ms` the rest."""
 
-    LATENCY_BOUNDS = (25, 50, 100, 250, 500, 1000, 2500, 5000, 15000)
+    LATENCY_BOUNDS = ATTEMPT_LATENCY_BOUNDS_MS
 
     endpoint = models.ForeignKey(
         PostbackEndpoint, on_delete=models.CASCADE, related_name="+", db_index=False

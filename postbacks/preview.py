@@ -1,8 +1,13 @@
-"""The postback URL as it would fire for an affiliate's test link (SPEC §1, §3, §4).
+"""The one preview engine: the postback URL a template fires for a sample conversion, with the
+tracker values of a test link (SPEC §1, §3, §4). Nothing is written.
 
-Used by the setup form (before anything is saved, so it takes the tracker structure as plain
-arguments rather than an Affiliate) and by the setup-request review in the admin. The test link
-check here is the one place that decides whether a test link fits a tracker structure:
+Its callers: the endpoint page's live preview (template_preview, endpoint_preview), the setup form
+and the setup-request review (affiliates.selectors.setup_preview_rows, which takes the tracker
+structure as plain arguments since nothing is saved yet), and the test postbacks
+(postbacks/probes.py), which send the URL built here.
+
+The test link check here is the one place that decides whether a test link fits a tracker
+structure:
 
 - the link holds a tracker between the prefix and the suffix;
 - no ``#placeholder#`` is left in it (the affiliate's tracker fills them on a real click);
@@ -12,29 +17,28 @@ check here is the one place that decides whether a test link fits a tracker stru
 """
 
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from django.utils import timezone
 
+from affiliates.models import Affiliate
 from offers.models import Offer
-from postbacks.macros import TemplateError, macro_values, render_url, validate_template
-from postbacks.models import EventType
-from postbacks.services import format_amount
+from postbacks.macros import (
+    TemplateError,
+    available_macros,
+    macro_values,
+    network_values,
+    render_url,
+)
+from postbacks.models import EventType, PostbackEndpoint
 from postbacks.tracker import TrackerError, TrackerFormat, parse_tracker
-
-__all__ = [
-    "PREVIEW_TRANSACTION_ID",
-    "LinkTracker",
-    "TemplateError",
-    "TrackerError",
-    "preview_render",
-    "tracker_from_test_link",
-]
 
 PREVIEW_TRANSACTION_ID = "TEST-TX-1"
 SAMPLE_AMOUNT = Decimal("1.00")
+SAMPLE_OFFER_ID = 66013
 _LINK_ID = re.compile(r"[?&;]id=(\d+)")
 _LEADING_ID = re.compile(r"(\d+)_")
 _PLACEHOLDER = re.compile(r"#[A-Za-z][A-Za-z0-9_]*#")
@@ -129,54 +133,145 @@ def sample_network_values(
     """The network macros of a sample conversion: the offer's payout (or 1.00 on a sample
     offer), so every preview and test postback shows the same numbers."""
     payout = offer.payout if offer is not None and offer.payout is not None else SAMPLE_AMOUNT
-    occurred = occurred_at.astimezone(UTC).replace(microsecond=0)
-    return {
-        "transaction_id": transaction_id,
-        "conversion_id": "0",
-        "event": event.code,
-        "event_name": event.name,
-        "offer_id": str(offer.network_offer_id) if offer else "66013",
-        "offer_name": offer.name if offer else "Sample offer",
-        "offer_kind": offer.kind if offer else Offer.Kind.PPS,
-        "affiliate_id": str(network_id),
-        "amount": format_amount(payout),
-        "currency": (offer.currency if offer else "") or "USD",
-        "timestamp": str(int(occurred.timestamp())),
-        "datetime": occurred.strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
+    return network_values(
+        transaction_id=transaction_id,
+        conversion_id=0,
+        event=event.code,
+        event_name=event.name,
+        offer_id=offer.network_offer_id if offer else SAMPLE_OFFER_ID,
+        offer_name=offer.name if offer else "Sample offer",
+        offer_kind=offer.kind if offer else Offer.Kind.PPS,
+        affiliate_id=network_id,
+        amount=payout,
+        currency=(offer.currency if offer else "") or "USD",
+        occurred_at=occurred_at.replace(microsecond=0),
+    )
 
 
-def preview_render(
+def sample_url(
     *,
     url_template: str,
-    tracker_params: list[str],
-    tracker_prefix: str,
-    tracker_suffix: str,
-    tracker_separator: str,
+    tracker_params: Sequence[str],
     network_id: int,
-    test_link: str,
-    event_code: str,
-    offer: Offer | None = None,
+    tracker: Mapping[str, str],
+    offer: Offer | None,
+    event: EventType,
+    occurred_at: datetime,
+    transaction_id: str = PREVIEW_TRANSACTION_ID,
 ) -> str:
-    """The URL a test postback for ``event_code`` would be sent to, with the tracker values of
-    ``test_link`` and a sample conversion (``offer``'s payout, or 1.00 on a sample offer).
-
-    Raises TemplateError (the template) or TrackerError (the tracker structure or the test link),
-    each with a message naming the problem.
-    """
-    validate_template(url_template, tracker_params)
-    fmt = TrackerFormat(
-        prefix=tracker_prefix,
-        suffix=tracker_suffix,
-        separator=tracker_separator,
-        params=tuple(tracker_params),
-    )
-    link = tracker_from_test_link(test_link=test_link, fmt=fmt, network_id=network_id)
-    event = EventType.objects.filter(code=event_code).first()
-    if event is None:
-        raise TemplateError(f"unknown event {event_code!r}")
+    """The URL ``url_template`` fires for a sample conversion of ``event`` with these tracker
+    values. Raises TemplateError naming the problem."""
     network = sample_network_values(
-        network_id=network_id, offer=offer, event=event, occurred_at=timezone.now()
+        network_id=network_id,
+        offer=offer,
+        event=event,
+        occurred_at=occurred_at,
+        transaction_id=transaction_id,
     )
-    values = macro_values(network=network, tracker=link.values, tracker_params=tracker_params)
+    values = macro_values(network=network, tracker=tracker, tracker_params=list(tracker_params))
     return render_url(url_template, values)
+
+
+# ------------------------------------------------------------------------------
+# The sample conversion of a saved affiliate
+# ------------------------------------------------------------------------------
+def default_event() -> EventType:
+    """The event of a sample conversion when none is chosen: a sale."""
+    return EventType.objects.filter(code="signup").first() or EventType(code="signup", name="Sale")
+
+
+def link_problem(exc: TrackerError) -> str:
+    """The reason, to follow "Nothing was sent: " or "Cannot render a sample: "."""
+    message = str(exc).rstrip(".")
+    message = message[:1].lower() + message[1:]
+    return (
+        message if "test link" in message else f"the test link's tracker cannot be read: {message}"
+    )
+
+
+def sample_tracker_values(*, affiliate: Affiliate, test_link: str) -> tuple[dict[str, str], str]:
+    """The tracker values of the test link, parsed with the affiliate's format, and where they
+    came from; without a test link, ``sample_<name>`` for each param. Raises TrackerError."""
+    params = list(affiliate.tracker_params or [])
+    if not test_link:
+        return (
+            {name: f"sample_{name}" for name in params},
+            "no test link: tracker values are samples",
+        )
+    # The setup form's check of a test link, so a link is read the same way everywhere.
+    link = tracker_from_test_link(
+        test_link=test_link, fmt=affiliate.tracker_format, network_id=affiliate.network_id
+    )
+    return link.values, "tracker values from the test link"
+
+
+# ------------------------------------------------------------------------------
+# The endpoint page's preview
+# ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EventUrl:
+    event: str
+    event_name: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a template fires for each event; ``error`` names why it cannot (then no URLs)."""
+
+    urls: list[EventUrl]
+    source: str
+    error: str
+    macros: dict[str, str]
+
+
+def template_preview(
+    *,
+    affiliate: Affiliate | None,
+    url_template: str,
+    test_link: str = "",
+    offer: Offer | None = None,
+    event_types: Iterable[EventType] = (),
+) -> Preview:
+    """The URL a template fires for a sample conversion of each event (no event chosen: a sample
+    sale), with the test link's tracker values. Unsaved input is fine: nothing is written."""
+    if affiliate is None:
+        return Preview(
+            [], "", "Choose the affiliate to see the URL rendered.", available_macros([])
+        )
+    macros = available_macros(list(affiliate.tracker_params or []))
+    if not url_template.strip():
+        return Preview([], "", "Type the postback URL template to see it rendered.", macros)
+    try:
+        tracker, source = sample_tracker_values(affiliate=affiliate, test_link=test_link)
+    except TrackerError as exc:
+        return Preview([], "", link_problem(exc), macros)
+    now = timezone.now()
+    events = sorted(event_types, key=lambda event: event.code) or [default_event()]
+    urls = []
+    try:
+        for event in events:
+            url = sample_url(
+                url_template=url_template,
+                tracker_params=list(affiliate.tracker_params or []),
+                network_id=affiliate.network_id,
+                tracker=tracker,
+                offer=offer,
+                event=event,
+                occurred_at=now,
+            )
+            urls.append(EventUrl(event.code, event.name, url))
+    except TemplateError as exc:
+        return Preview([], source, str(exc), macros)
+    return Preview(urls, source, "", macros)
+
+
+def endpoint_preview(*, endpoint: PostbackEndpoint) -> Preview:
+    """template_preview of a saved endpoint."""
+    return template_preview(
+        affiliate=endpoint.affiliate,
+        url_template=endpoint.url_template,
+        test_link=endpoint.test_link,
+        offer=endpoint.offer,
+        event_types=endpoint.event_types.all(),
+    )

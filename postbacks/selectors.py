@@ -6,12 +6,10 @@ from collections.abc import Collection, Iterable, Sequence
 from django.db.models import Prefetch, QuerySet
 
 from affiliates.models import Affiliate
-from offers.models import Offer
 from postbacks.models import (
     Conversion,
     Delivery,
     DeliveryAttempt,
-    EventType,
     PostbackEndpoint,
 )
 
@@ -46,19 +44,6 @@ def endpoints_firing(
     subscribed = [e for e in endpoints if any(t.pk == event_type_id for t in e.event_types.all())]
     offer_level = [e for e in subscribed if e.offer_id == offer_id]
     return offer_level or [e for e in subscribed if e.offer_id is None]
-
-
-def endpoints_for_event(
-    *,
-    affiliate: Affiliate,
-    offer: Offer,
-    event_type: EventType,
-    statuses: Iterable[str] = (Status.LIVE,),
-) -> list[PostbackEndpoint]:
-    endpoints = endpoints_by_affiliate(affiliate_ids=[affiliate.pk], statuses=statuses)
-    return endpoints_firing(
-        endpoints.get(affiliate.pk, []), offer_id=offer.pk, event_type_id=event_type.pk
-    )
 
 
 def deliveries_with_attempts() -> QuerySet[Delivery]:

@@ -49,7 +49,7 @@ class DeliveryOutputSerializer(serializers.ModelSerializer):
 
 
 class EndpointTestOutputSerializer(serializers.Serializer):
-    """The result of one test postback (postbacks.testing.TestResult)."""
+    """The result of one test postback (postbacks.probes.ProbeResult)."""
 
     url = serializers.CharField(help_text="The URL as rendered and sent.")
     method = serializers.CharField()

@@ -4,7 +4,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
@@ -15,9 +15,8 @@ from django.utils import timezone
 
 from affiliates.models import Affiliate
 from postbacks import lookups
-from postbacks.delivery import services as delivery_services
 from postbacks.delivery.queue import enqueue_ids
-from postbacks.macros import TemplateError, macro_values, render_url
+from postbacks.macros import TemplateError, macro_values, network_values, render_url
 from postbacks.models import Conversion, Delivery, PostbackEndpoint
 from postbacks.selectors import endpoints_by_affiliate, endpoints_firing
 from postbacks.tracker import TrackerError, parse_tracker, split_network_id
@@ -84,37 +83,20 @@ class AffiliateBook:
         return Attribution(affiliate, values)
 
 
-def tracker_attribute(*, tracker: str, affiliate_id: int | None) -> Attribution:
-    book = AffiliateBook(trackers=[(tracker, affiliate_id)])
-    return book.attribute(tracker=tracker, affiliate_id=affiliate_id)
-
-
-def format_amount(amount: Decimal | None) -> str:
-    """Money as trackers expect it: at least two decimals, more only when they carry a value
-    (35 -> "35.00", 1.2345 -> "1.2345")."""
-    if amount is None:
-        return ""
-    text = format(amount.normalize(), "f")
-    whole, _, fraction = text.partition(".")
-    return f"{whole}.{fraction.ljust(2, '0')}"
-
-
 def conversion_network_values(conversion: Conversion) -> dict[str, str]:
-    occurred = conversion.occurred_at.astimezone(UTC)
-    return {
-        "transaction_id": conversion.transaction_id,
-        "conversion_id": str(conversion.pk),
-        "event": conversion.event_type.code,
-        "event_name": conversion.event_type.name,
-        "offer_id": str(conversion.offer.network_offer_id),
-        "offer_name": conversion.offer.name,
-        "offer_kind": conversion.offer.kind,
-        "affiliate_id": str(conversion.affiliate.network_id) if conversion.affiliate else "",
-        "amount": format_amount(conversion.amount),
-        "currency": conversion.currency,
-        "timestamp": str(int(occurred.timestamp())),
-        "datetime": occurred.strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
+    return network_values(
+        transaction_id=conversion.transaction_id,
+        conversion_id=conversion.pk,
+        event=conversion.event_type.code,
+        event_name=conversion.event_type.name,
+        offer_id=conversion.offer.network_offer_id,
+        offer_name=conversion.offer.name,
+        offer_kind=conversion.offer.kind,
+        affiliate_id=conversion.affiliate.network_id if conversion.affiliate else None,
+        amount=conversion.amount,
+        currency=conversion.currency,
+        occurred_at=conversion.occurred_at,
+    )
 
 
 def endpoint_render(*, endpoint: PostbackEndpoint, conversion: Conversion) -> str:
@@ -354,38 +336,6 @@ def _stored(*, keys: dict[int, Conversion]) -> dict[int, IngestResult]:
     }
 
 
-def conversion_ingest(
-    *,
-    transaction_id: str,
-    event: str,
-    offer_id: int,
-    tracker: str = "",
-    affiliate_id: int | None = None,
-    amount: Decimal | None = None,
-    currency: str = "",
-    occurred_at: datetime | None = None,
-) -> IngestResult:
-    """Store one conversion event and its deliveries, once (see conversions_ingest); raises
-    ValidationError naming an unknown event or offer."""
-    (result,) = conversions_ingest(
-        items=[
-            IngestItem(
-                transaction_id=transaction_id,
-                event=event,
-                offer_id=offer_id,
-                tracker=tracker,
-                affiliate_id=affiliate_id,
-                amount=amount,
-                currency=currency,
-                occurred_at=occurred_at,
-            )
-        ]
-    )
-    if isinstance(result, ValidationError):
-        raise result
-    return result
-
-
 @dataclass(frozen=True)
 class Replay:
     delivery_ids: list[int]
@@ -394,6 +344,19 @@ class Replay:
 
 
 def deliveries_replay(*, delivery_ids: Sequence[int]) -> Replay:
-    """Account managers' replay: due now whatever the state, then queued (SPEC §6)."""
-    ids = delivery_services.deliveries_replay(delivery_ids=delivery_ids)
+    """Account managers' replay (SPEC §6): the deliveries are due now whatever their state (but
+    one a worker holds right now), then handed to the queue."""
+    now = timezone.now()
+    ids = list(
+        Delivery.objects.filter(pk__in=list(delivery_ids))
+        .exclude(state=Delivery.State.SENDING)
+        .values_list("pk", flat=True)
+    )
+    Delivery.objects.filter(pk__in=ids).exclude(state=Delivery.State.SENDING).update(
+        state=Delivery.State.PENDING,
+        next_attempt_at=now,
+        completed_at=None,
+        enqueued_at=now,
+        updated_at=now,
+    )
     return Replay(delivery_ids=ids, queued=enqueue_ids(ids, trigger="manual"))

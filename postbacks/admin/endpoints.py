@@ -24,8 +24,9 @@ from config.admin_tools import (
     object_or_404,
 )
 from config.history_admin import HistoryAdmin
-from postbacks import dashboard, testing
+from postbacks import dashboard, probes
 from postbacks.admin.replay import may_replay, replay_and_report
+from postbacks.endpoints import endpoint_can_go_live, endpoint_set_live
 from postbacks.forms import (
     EndpointPreviewForm,
     PostbackEndpointAdminForm,
@@ -33,6 +34,7 @@ from postbacks.forms import (
 )
 from postbacks.macros import available_macros
 from postbacks.models import Delivery, DeliveryAttempt, EventType, PostbackEndpoint
+from postbacks.preview import endpoint_preview, template_preview
 
 FIXED_EVENT_CODES = frozenset({"freereg", "trial", "signup", "rebill"})
 TEMPLATES = "admin/postbacks/postbackendpoint"
@@ -151,7 +153,7 @@ class PostbackEndpointAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
             "fields": ("test_history",),
             "description": "Test postbacks fire the saved endpoint at its receiver now, with the "
             "tracker values of its test link. Newest first; the last "
-            f"{testing.TEST_HISTORY_LIMIT}.",
+            f"{probes.TEST_HISTORY_LIMIT}.",
         },
     )
 
@@ -202,7 +204,7 @@ class PostbackEndpointAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
         can_change = self.has_change_permission(request, obj)
         return {
             "can_test_postback": can_change,
-            "can_go_live": can_change and testing.endpoint_can_go_live(endpoint=obj),
+            "can_go_live": can_change and endpoint_can_go_live(endpoint=obj),
             "endpoint_is_live": obj.status == PostbackEndpoint.Status.LIVE,
             "test_postback_url": self._url("test", obj.pk),
             "set_live_url": self._url("set_live", obj.pk),
@@ -214,7 +216,7 @@ class PostbackEndpointAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
             return HttpResponseNotAllowed(["POST"])
         endpoint: PostbackEndpoint = object_for_change(self, request, object_id)
         try:
-            result = testing.endpoint_test_fire(endpoint=endpoint, user=request.user)
+            result = probes.endpoint_test_fire(endpoint=endpoint, user=request.user)
         except ValidationError as exc:
             self.message_user(request, "; ".join(exc.messages), messages.ERROR)
         else:
@@ -234,7 +236,7 @@ class PostbackEndpointAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
             return HttpResponseNotAllowed(["POST"])
         endpoint: PostbackEndpoint = object_for_change(self, request, object_id)
         try:
-            testing.endpoint_set_live(endpoint=endpoint, user=request.user)
+            endpoint_set_live(endpoint=endpoint, user=request.user)
         except ValidationError as exc:
             self.message_user(request, "; ".join(exc.messages), messages.ERROR)
         else:
@@ -304,7 +306,7 @@ class PostbackEndpointAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
         if not form.is_valid():
             return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
         data = form.cleaned_data
-        preview = testing.template_preview(
+        preview = template_preview(
             affiliate=data["affiliate"],
             url_template=data["url_template"],
             test_link=data["test_link"],
@@ -353,12 +355,12 @@ class PostbackEndpointAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
         return render_to_string(
             f"{TEMPLATES}/_preview.html",
             {
-                "preview": testing.endpoint_preview(endpoint=saved) if saved else None,
+                "preview": endpoint_preview(endpoint=saved) if saved else None,
                 "preview_url": self._url("preview"),
             },
         )
 
     @admin.display(description="Test postbacks")
     def test_history(self, obj: PostbackEndpoint | None) -> SafeString:
-        deliveries = testing.endpoint_tests(endpoint=obj) if obj and obj.pk else []
+        deliveries = probes.endpoint_tests(endpoint=obj) if obj and obj.pk else []
         return render_to_string(f"{TEMPLATES}/_test_history.html", {"rows": _test_rows(deliveries)})

@@ -13,8 +13,8 @@ from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from config.history import history_record_update
 from postbacks.delivery.sender import Outcome
+from postbacks.endpoints import endpoint_disable_live
 from postbacks.models import PostbackEndpoint
 
 logger = logging.getLogger(__name__)
@@ -80,24 +80,13 @@ def _trip(*, endpoint_ids: Sequence[int]) -> list[int]:
             f"{since:%Y-%m-%d %H:%M} UTC ({streak} attempts in a row). Pending postbacks wait "
             "and are sent once the endpoint is live again."
         )
-        # Guarded: only a live endpoint is disabled, once, whoever else is looking at it.
-        changed = PostbackEndpoint.objects.filter(
-            pk=endpoint_id, status=PostbackEndpoint.Status.LIVE
-        ).update(
-            status=PostbackEndpoint.Status.DISABLED,
-            disabled_reason=reason,
-            failure_streak=0,
-            failing_since=None,
-            updated_at=now,
-        )
-        if changed:
+        if endpoint_disable_live(
+            endpoint_id=endpoint_id,
+            reason=reason,
+            history_reason=f"circuit breaker: {streak} failed attempts in a row since "
+            f"{since:%Y-%m-%d %H:%M} UTC",
+        ):
             tripped.append(endpoint_id)
-            history_record_update(
-                instance=PostbackEndpoint(pk=endpoint_id),
-                user=None,
-                reason=f"circuit breaker: {streak} failed attempts in a row since "
-                f"{since:%Y-%m-%d %H:%M} UTC",
-            )
             logger.warning("endpoint %s disabled by the circuit breaker: %s", endpoint_id, reason)
     if tripped:
         transaction.on_commit(lambda: endpoints_disabled_notify(endpoint_ids=tripped))

@@ -3,35 +3,23 @@
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-import django_rq
-from django.conf import settings
-from redis import Redis
-from redis.exceptions import RedisError
+from django.db import DatabaseError
+from django.utils import timezone
 from rq import Queue
-from rq.serializers import JSONSerializer
 
+from config.redis_tools import REDIS_ERRORS, lock_take, redis_client
 from postbacks.delivery import services
+from postbacks.delivery.rq_queue import get_queue
 
 logger = logging.getLogger(__name__)
 
-QUEUE_NAME = "postbacks"
 JOB_CHUNK = 200
 SWEEP_LIMIT = 20_000
 SWEEP_LOCK_KEY = "postbacks:sweep-lock"
-
-
-_connections: dict[str, Redis] = {}
-
-
-def get_queue() -> Queue:
-    """The postbacks queue, on one Redis client per process (and per configured URL): a new
-    client per call would open a new connection for every ingest request."""
-    url = str(settings.RQ_QUEUES[QUEUE_NAME]["URL"])
-    connection = _connections.get(url)
-    if connection is None:
-        connection = _connections[url] = django_rq.get_connection(QUEUE_NAME)
-    return django_rq.get_queue(QUEUE_NAME, serializer=JSONSerializer, connection=connection)
+# Set by every sweep, never expiring: when it is missing, Redis lost its queue entries.
+KEPT_MARKER_KEY = "postbacks:queue-kept"
 
 
 def enqueue_ids(delivery_ids: Sequence[int], *, trigger: str = "auto") -> bool:
@@ -62,6 +50,16 @@ def enqueue_ids(delivery_ids: Sequence[int], *, trigger: str = "auto") -> bool:
     return True
 
 
+def give_back_to_sweep(delivery_ids: Sequence[int]) -> None:
+    """A job for these deliveries was lost with Redis: let the next sweep queue the ones still
+    due. Unmarking a delivery that was sent meanwhile changes nothing (only due ones are swept);
+    if the database is away too, their queue entries age into the sweep all the same."""
+    try:
+        services.deliveries_unmark_enqueued(delivery_ids=list(delivery_ids))
+    except DatabaseError:
+        logger.warning("%d deliveries left to age into the sweep", len(delivery_ids), exc_info=True)
+
+
 @dataclass(frozen=True)
 class SweepReport:
     reclaimed: int
@@ -72,20 +70,50 @@ class SweepReport:
 def sweep(*, limit: int = SWEEP_LIMIT, lock_seconds: float | None = None) -> SweepReport:
     """Re-queue due deliveries that are not queued; give abandoned ones back.
 
-    With `lock_seconds`, only one process sweeps per period (many workers may call this)."""
+    With `lock_seconds`, only one process sweeps per period (many workers may call this). When
+    Redis has lost its data since the last sweep, every queue entry made before counts as lost."""
     if lock_seconds is not None:
         try:
-            got = get_queue().connection.set(
-                SWEEP_LOCK_KEY, "1", nx=True, px=max(1, int(lock_seconds * 1000))
-            )
-        except (RedisError, OSError):
+            got = lock_take(SWEEP_LOCK_KEY, seconds=lock_seconds)
+        except REDIS_ERRORS:
+            # Redis away: sweep without the lock; two sweeps at once do no harm.
             got = True
         if not got:
             return SweepReport(0, 0, skipped=True)
+    emptied_at = _redis_emptied_at()
     reclaimed = services.deliveries_reclaim_abandoned()
-    due = services.deliveries_due(limit=limit)
+    due = services.deliveries_due(limit=limit, queued_before=emptied_at)
     if due:
         services.deliveries_mark_enqueued(delivery_ids=due)
         if not enqueue_ids(due):
             return SweepReport(reclaimed, 0)
+    if emptied_at is not None:
+        mark_queue_intact()
+        if due:
+            # (A Redis used for the first time looks the same, with nothing to queue again.)
+            logger.warning(
+                "the queue lost its data (Redis restarted empty?): %d deliveries queued again",
+                len(due),
+            )
     return SweepReport(reclaimed, len(due))
+
+
+def _redis_emptied_at() -> datetime | None:
+    """Now, when Redis has lost what it held since the last sweep (it restarted without its
+    data, or was flushed): the marker a sweep leaves is gone. None while it is there, or when
+    Redis does not answer (nothing can be queued then anyway)."""
+    try:
+        kept = redis_client().exists(KEPT_MARKER_KEY)
+    except REDIS_ERRORS:
+        return None
+    return None if kept else timezone.now()
+
+
+def mark_queue_intact() -> None:
+    """Tell the sweep that Redis holds every queue entry made so far. Sweeps do it; so must
+    whoever empties the queue on purpose (the bench), or the next sweep queues again every
+    delivery that was queued before."""
+    try:
+        redis_client().set(KEPT_MARKER_KEY, timezone.now().isoformat())
+    except REDIS_ERRORS:
+        logger.warning("queue marker not set; the next sweep queues the queued ones again")

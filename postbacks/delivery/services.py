@@ -12,8 +12,8 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from postbacks import dashboard, metrics
-from postbacks.delivery import breaker
+from postbacks import metrics
+from postbacks.delivery import breaker, rollup
 from postbacks.delivery.sender import Outcome, Outgoing
 from postbacks.models import Delivery, DeliveryAttempt, PostbackEndpoint
 
@@ -173,8 +173,8 @@ def delivery_outcomes_record(*, outcomes: Iterable[Outcome]) -> int:
         with connection.cursor() as cursor:
             cursor.executemany(_update_sql(), updates)
         breaker.endpoint_streaks_update(outcomes=outcomes)
-        dashboard.attempts_rollup(outcomes=outcomes, verdict_states=states)
-    metrics.attempts_observe(outcomes=outcomes)
+        rollup.attempts_rollup(outcomes=outcomes, verdict_states=states)
+    metrics.attempts_observe(outcomes=outcomes, verdict_states=states)
     return len(outcomes)
 
 
@@ -226,10 +226,14 @@ def deliveries_reclaim_abandoned(*, limit: int = 5000) -> int:
         )
 
 
-def deliveries_due(*, limit: int) -> list[int]:
-    """Ids of deliveries that are due and not (or no longer credibly) sitting in the queue."""
+def deliveries_due(*, limit: int, queued_before: datetime | None = None) -> list[int]:
+    """Ids of deliveries that are due and not (or no longer credibly) sitting in the queue: never
+    queued, queued POSTBACK_REQUEUE_AFTER ago, or queued before `queued_before` (a Redis that
+    came back empty)."""
     now = timezone.now()
     stale = now - timedelta(seconds=settings.POSTBACK_REQUEUE_AFTER)
+    if queued_before is not None:
+        stale = max(stale, queued_before)
     return list(
         Delivery.objects.filter(
             Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=stale),
@@ -251,24 +255,3 @@ def deliveries_mark_enqueued(*, delivery_ids: Sequence[int]) -> int:
 def deliveries_unmark_enqueued(*, delivery_ids: Sequence[int]) -> int:
     """The queue refused them: let the sweep pick them up as soon as it can."""
     return Delivery.objects.filter(pk__in=list(delivery_ids)).update(enqueued_at=None)
-
-
-def deliveries_replay(*, delivery_ids: Sequence[int]) -> list[int]:
-    """Make deliveries due now whatever their state (but one a worker holds right now).
-
-    Returns the ids that were made due; the caller hands them to the queue.
-    """
-    now = timezone.now()
-    ids = list(
-        Delivery.objects.filter(pk__in=list(delivery_ids))
-        .exclude(state=State.SENDING)
-        .values_list("pk", flat=True)
-    )
-    Delivery.objects.filter(pk__in=ids).exclude(state=State.SENDING).update(
-        state=State.PENDING,
-        next_attempt_at=now,
-        completed_at=None,
-        enqueued_at=now,
-        updated_at=now,
-    )
-    return ids

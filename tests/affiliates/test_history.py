@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from affiliates.models import Affiliate, SetupRequest
-from affiliates.services import setup_request_approve, setup_request_reject
+from affiliates.setup_requests import setup_request_approve, setup_request_reject
 from config.access import ACCOUNT_MANAGER_GROUP
 from tests.affiliates.test_admin import affiliate_form
 from tests.affiliates.test_review import new_request

@@ -6,8 +6,8 @@ import pytest
 from django.core import mail, signing
 from django.urls import reverse
 
+from affiliates.invites import INVITE_SALT, invite_token_make
 from affiliates.models import SetupRequest
-from affiliates.services import INVITE_SALT, invite_token_make
 from tests.affiliates.test_setup_form import form_data
 from tests.factories import AffiliateFactory
 

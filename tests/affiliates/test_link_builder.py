@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from affiliates.services import offer_link_build
+from affiliates.offer_links import offer_link_build
 from tests.factories import AffiliateFactory, OfferFactory
 
 pytestmark = pytest.mark.django_db

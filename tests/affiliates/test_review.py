@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from affiliates.models import Affiliate, SetupRequest
-from affiliates.services import setup_request_approve, setup_request_reject
+from affiliates.setup_requests import setup_request_approve, setup_request_reject
 from postbacks.models import PostbackEndpoint
 from tests.factories import (
     AffiliateFactory,

@@ -283,12 +283,52 @@ def test_previews_are_limited_per_address_too(client, settings):
     assert "too many requests" in response.json()["error"]
 
 
+def redis_away(settings: Any) -> None:
+    settings.RQ_QUEUES = {
+        **settings.RQ_QUEUES,
+        "postbacks": {"URL": "redis://127.0.0.1:1/0", "DEFAULT_TIMEOUT": 300},
+    }
+
+
+def test_while_redis_is_away_the_form_refuses_posts_rather_than_not_counting_them(client, settings):
+    redis_away(settings)
+    assert client.get(URL).status_code == 200
+    response = client.post(URL, form_data(), REMOTE_ADDR="203.0.113.9")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "60"
+    assert "try again in a few minutes" in response.content.decode()
+    assert not SetupRequest.objects.exists()
+    assert mail.outbox == []
+    preview = client.post(reverse("setup:preview"), form_data())
+    assert preview.status_code == 503
+    assert "try again in a few minutes" in preview.json()["error"]
+
+
 def test_a_filled_honeypot_gets_a_fake_confirmation_and_stores_nothing(client):
     response = client.post(URL, form_data(website="http://spam.example"), follow=True)
     assert response.status_code == 200
     assert "your request is in" in response.content.decode()
     assert not SetupRequest.objects.exists()
     assert mail.outbox == []
+
+
+def test_a_bots_fake_reference_is_the_one_a_real_request_would_get(client):
+    first = client.post(URL, form_data(), follow=True).context["reference"]
+    fake = client.post(URL, form_data(website="http://spam.example"), follow=True)
+    after = client.post(URL, form_data(), follow=True).context["reference"]
+    number = int(first.removeprefix("SR-"))
+    assert fake.context["reference"] == f"SR-{number + 1:06d}"
+    assert after == f"SR-{number + 2:06d}"
+    assert SetupRequest.objects.count() == 2
+
+
+def test_a_bot_past_the_submission_limit_is_refused_like_a_person(client):
+    for number in range(5):
+        response = client.post(URL, form_data(website="http://spam.example"))
+        assert response.status_code == 302, number
+    response = client.post(URL, form_data(website="http://spam.example"))
+    assert response.status_code == 429
+    assert not SetupRequest.objects.exists()
 
 
 def test_a_body_over_the_limit_is_refused_with_413(client, settings):
@@ -302,3 +342,30 @@ def test_the_confirmation_page_cannot_be_forged(client):
     response = client.get(reverse("setup:done", kwargs={"signed": "SR-000001"}))
     assert response.status_code == 302
     assert response["Location"] == URL
+
+
+def test_the_preview_reads_the_test_link_and_the_events_once_whatever_their_number(
+    django_assert_num_queries: Any,
+) -> None:
+    from affiliates.selectors import setup_preview_rows
+
+    OfferFactory(network_offer_id=66013)
+    data = form_data()
+    kwargs: dict[str, Any] = {
+        "network_id": 1234567,
+        "url_template": data["url_template"],
+        "tracker_params": ["affid", "TransID", "clickId"],
+        "tracker_separator": "-",
+        "test_link": data["test_link"],
+    }
+    # The affiliate, the events, the offer of the link: three queries for one event or for three.
+    with django_assert_num_queries(3):
+        (one,) = setup_preview_rows(event_codes=["signup"], **kwargs)
+    with django_assert_num_queries(3):
+        rows = setup_preview_rows(event_codes=["signup", "freereg", "nope"], **kwargs)
+    assert "cid=c0ffee" in one.url and "tx=TEST-TX-1" in one.url
+    assert [(row.event, bool(row.url), row.error) for row in rows[:2]] == [
+        ("signup", True, ""),
+        ("freereg", True, ""),
+    ]
+    assert rows[2].error == "unknown event 'nope'"

@@ -11,7 +11,7 @@ from django.core.cache import cache
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from postbacks.dashboard import attempts_rollup
+from postbacks.delivery.rollup import attempts_rollup
 from postbacks.delivery.sender import Outcome, Outgoing
 from postbacks.models import Delivery, PostbackEndpoint
 from tests.e2e.conftest import screenshot

@@ -12,7 +12,7 @@ from postbacks.delivery.breaker import endpoint_streaks_update
 from postbacks.delivery.queue import sweep
 from postbacks.delivery.sender import Outcome, Outgoing
 from postbacks.models import Delivery, PostbackEndpoint
-from postbacks.services import conversion_ingest
+from postbacks.services import IngestItem, conversions_ingest
 from tests.factories import AffiliateFactory, OfferFactory, PostbackEndpointFactory, UserFactory
 from tests.postbacks.test_delivery import deliver_until_settled, run_worker_burst
 
@@ -105,11 +105,15 @@ def test_disabled_endpoint_keeps_its_postbacks_and_sends_them_once_live(receiver
     )
     offer = OfferFactory()
     for n in range(5):
-        conversion_ingest(
-            transaction_id=f"t{n}",
-            event="signup",
-            offer_id=offer.network_offer_id,
-            affiliate_id=affiliate.network_id,
+        conversions_ingest(
+            items=[
+                IngestItem(
+                    transaction_id=f"t{n}",
+                    event="signup",
+                    offer_id=offer.network_offer_id,
+                    affiliate_id=affiliate.network_id,
+                )
+            ]
         )
     for _ in range(3):
         run_worker_burst()

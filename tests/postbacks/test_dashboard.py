@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from postbacks import dashboard
+from postbacks.delivery import rollup
 from postbacks.delivery.queue import enqueue_ids
 from postbacks.delivery.sender import Outcome, Outgoing
 from postbacks.delivery.services import delivery_outcomes_record
@@ -198,7 +199,7 @@ def test_two_batches_for_the_same_endpoint_hour_add_up():
         )
         for m, d in [(15, 40), (25, 30000)]
     ]
-    dashboard.attempts_rollup(outcomes=again, verdict_states=[State.SUCCEEDED] * 2)
+    rollup.attempts_rollup(outcomes=again, verdict_states=[State.SUCCEEDED] * 2)
 
     row = AttemptHourly.objects.get()
     assert (row.endpoint_id, row.hour, row.event) == (endpoint.pk, NOW.replace(minute=0), "signup")

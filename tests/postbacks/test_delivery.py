@@ -11,7 +11,7 @@ from postbacks.delivery.queue import get_queue, sweep
 from postbacks.delivery.services import deliveries_claim
 from postbacks.delivery.worker import DeliveryWorker
 from postbacks.models import Delivery, DeliveryAttempt, PostbackEndpoint
-from postbacks.services import conversion_ingest, deliveries_replay
+from postbacks.services import IngestItem, conversions_ingest, deliveries_replay
 from tests.factories import AffiliateFactory, OfferFactory, PostbackEndpointFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -47,13 +47,17 @@ def test_signup_postback_arrives_with_tracker_values(receiver):
         affiliate=affiliate,
         url_template=receiver.base_url + "/pb?cid={clickId}&tx={transaction_id}&sum={amount}",
     )
-    result = conversion_ingest(
-        transaction_id="tx-1",
-        event="signup",
-        offer_id=offer.network_offer_id,
-        tracker="trID_1234567_aff9-tx77-c0ffee_trID",
-        amount=Decimal("35.00"),
-    )
+    result = conversions_ingest(
+        items=[
+            IngestItem(
+                transaction_id="tx-1",
+                event="signup",
+                offer_id=offer.network_offer_id,
+                tracker="trID_1234567_aff9-tx77-c0ffee_trID",
+                amount=Decimal("35.00"),
+            )
+        ]
+    )[0]
     run_worker_burst()
     (request,) = receiver.wait_for(1)
     assert request.method == "GET"
@@ -76,11 +80,15 @@ def test_retry_after_500_then_success(receiver, settings):
         affiliate=affiliate, url_template=receiver.base_url + "/pb?tx={transaction_id}"
     )
     offer = OfferFactory()
-    conversion_ingest(
-        transaction_id="tx-2",
-        event="signup",
-        offer_id=offer.network_offer_id,
-        affiliate_id=affiliate.network_id,
+    conversions_ingest(
+        items=[
+            IngestItem(
+                transaction_id="tx-2",
+                event="signup",
+                offer_id=offer.network_offer_id,
+                affiliate_id=affiliate.network_id,
+            )
+        ]
     )
     deliver_until_settled()
     delivery = Delivery.objects.get(endpoint=endpoint)
@@ -105,12 +113,16 @@ def _setup(receiver, template: str, *, method: str = "GET", **affiliate_kwargs):
 
 def sale_for(endpoint, transaction_id: str = "t"):
     """A signup of the endpoint's affiliate on a fresh offer, through the real ingest."""
-    return conversion_ingest(
-        transaction_id=transaction_id,
-        event="signup",
-        offer_id=OfferFactory.create().network_offer_id,
-        affiliate_id=endpoint.affiliate.network_id,
-    )
+    return conversions_ingest(
+        items=[
+            IngestItem(
+                transaction_id=transaction_id,
+                event="signup",
+                offer_id=OfferFactory.create().network_offer_id,
+                affiliate_id=endpoint.affiliate.network_id,
+            )
+        ]
+    )[0]
 
 
 HOSTILE = "a&b=c d+e%f/g#h?i ü€😀"
@@ -127,11 +139,15 @@ def test_values_are_encoded_once_for_their_place(receiver, method):
     )
     offer = OfferFactory()
     encoded_tracker = "trID_1234567_aff9-" + quote(HOSTILE, safe="") + "_trID"
-    conversion_ingest(
-        transaction_id="tx 1&2",
-        event="signup",
-        offer_id=offer.network_offer_id,
-        tracker=encoded_tracker,
+    conversions_ingest(
+        items=[
+            IngestItem(
+                transaction_id="tx 1&2",
+                event="signup",
+                offer_id=offer.network_offer_id,
+                tracker=encoded_tracker,
+            )
+        ]
     )
     run_worker_burst()
     (request,) = receiver.wait_for(1)
@@ -158,17 +174,28 @@ def test_every_event_and_offer_kind_fires(receiver, event, kind):
     offer = OfferFactory(revshare=True) if kind == "revshare" else OfferFactory()
     if kind == "pps":
         tracker = f"trID_{affiliate.network_id}_aff9-click1_trID"
-        conversion_ingest(
-            transaction_id="t", event=event, offer_id=offer.network_offer_id, tracker=tracker
+        conversions_ingest(
+            items=[
+                IngestItem(
+                    transaction_id="t",
+                    event=event,
+                    offer_id=offer.network_offer_id,
+                    tracker=tracker,
+                )
+            ]
         )
     else:
         # Revshare links carry the affiliate id as the link's id, outside the tracker.
-        conversion_ingest(
-            transaction_id="t",
-            event=event,
-            offer_id=offer.network_offer_id,
-            tracker="trID_aff9-click1_trID",
-            affiliate_id=affiliate.network_id,
+        conversions_ingest(
+            items=[
+                IngestItem(
+                    transaction_id="t",
+                    event=event,
+                    offer_id=offer.network_offer_id,
+                    tracker="trID_aff9-click1_trID",
+                    affiliate_id=affiliate.network_id,
+                )
+            ]
         )
     run_worker_burst()
     (request,) = receiver.wait_for(1)
@@ -191,11 +218,15 @@ def test_offer_level_endpoints_replace_all_offer_ones(receiver):
             url_template=f"{receiver.base_url}/{path}?tx={{transaction_id}}",
         )
     for tx, target in (("t1", offer), ("t2", other_offer)):
-        conversion_ingest(
-            transaction_id=tx,
-            event="signup",
-            offer_id=target.network_offer_id,
-            affiliate_id=affiliate.network_id,
+        conversions_ingest(
+            items=[
+                IngestItem(
+                    transaction_id=tx,
+                    event="signup",
+                    offer_id=target.network_offer_id,
+                    affiliate_id=affiliate.network_id,
+                )
+            ]
         )
     run_worker_burst()
     received = sorted(r.path for r in receiver.wait_for(3))
@@ -291,11 +322,15 @@ def test_private_addresses_are_refused_without_the_allow_list(settings, host):
     PostbackEndpointFactory(
         affiliate=affiliate, url_template=f"http://{host}:9/pb?tx={{transaction_id}}"
     )
-    conversion_ingest(
-        transaction_id="t",
-        event="signup",
-        offer_id=OfferFactory().network_offer_id,
-        affiliate_id=affiliate.network_id,
+    conversions_ingest(
+        items=[
+            IngestItem(
+                transaction_id="t",
+                event="signup",
+                offer_id=OfferFactory().network_offer_id,
+                affiliate_id=affiliate.network_id,
+            )
+        ]
     )
     run_worker_burst()
     delivery = Delivery.objects.get()
@@ -309,11 +344,15 @@ def test_a_name_resolving_to_loopback_is_refused(settings):
     settings.POSTBACK_ALLOWED_NETWORKS = []
     affiliate = AffiliateFactory()
     PostbackEndpointFactory(affiliate=affiliate, url_template="http://localhost:9/pb")
-    conversion_ingest(
-        transaction_id="t",
-        event="signup",
-        offer_id=OfferFactory().network_offer_id,
-        affiliate_id=affiliate.network_id,
+    conversions_ingest(
+        items=[
+            IngestItem(
+                transaction_id="t",
+                event="signup",
+                offer_id=OfferFactory().network_offer_id,
+                affiliate_id=affiliate.network_id,
+            )
+        ]
     )
     run_worker_burst()
     assert Delivery.objects.get().attempt_log.get().error.startswith("address refused:")
@@ -344,18 +383,26 @@ def test_replay_sends_a_succeeded_delivery_again_as_manual(receiver):
 def test_sweep_queues_what_redis_never_got_and_reclaims_abandoned(receiver):
     _, endpoint = _setup(receiver, "/pb?tx={transaction_id}")
     offer = OfferFactory()
-    lost = conversion_ingest(
-        transaction_id="lost",
-        event="signup",
-        offer_id=offer.network_offer_id,
-        affiliate_id=endpoint.affiliate.network_id,
-    )
-    abandoned = conversion_ingest(
-        transaction_id="abandoned",
-        event="signup",
-        offer_id=offer.network_offer_id,
-        affiliate_id=endpoint.affiliate.network_id,
-    )
+    lost = conversions_ingest(
+        items=[
+            IngestItem(
+                transaction_id="lost",
+                event="signup",
+                offer_id=offer.network_offer_id,
+                affiliate_id=endpoint.affiliate.network_id,
+            )
+        ]
+    )[0]
+    abandoned = conversions_ingest(
+        items=[
+            IngestItem(
+                transaction_id="abandoned",
+                event="signup",
+                offer_id=offer.network_offer_id,
+                affiliate_id=endpoint.affiliate.network_id,
+            )
+        ]
+    )[0]
     get_queue().empty()
     Delivery.objects.filter(pk__in=lost.delivery_ids).update(enqueued_at=None)
     deliveries_claim(delivery_ids=abandoned.delivery_ids, lease_seconds=1)
@@ -370,12 +417,16 @@ def test_sweep_queues_what_redis_never_got_and_reclaims_abandoned(receiver):
 
 def test_unattributed_conversion_has_no_delivery(receiver):
     _setup(receiver, "/pb")
-    result = conversion_ingest(
-        transaction_id="t",
-        event="signup",
-        offer_id=OfferFactory().network_offer_id,
-        tracker="trID_999_x_trID",
-    )
+    result = conversions_ingest(
+        items=[
+            IngestItem(
+                transaction_id="t",
+                event="signup",
+                offer_id=OfferFactory().network_offer_id,
+                tracker="trID_999_x_trID",
+            )
+        ]
+    )[0]
     assert result.conversion.attribution == "unattributed"
     assert "unknown affiliate 999" in result.conversion.attribution_error
     assert result.delivery_ids == []

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from postbacks.delivery.breaker import endpoint_streaks_update
-from postbacks.endpoints import endpoint_update
+from postbacks.endpoints import endpoint_disable_live, endpoint_update
 from postbacks.models import PostbackEndpoint
 from tests.factories import PostbackEndpointFactory
 from tests.postbacks.test_admin import endpoint_in_testing, endpoint_view_url
@@ -76,3 +76,17 @@ def test_a_refused_set_live_records_nothing(admin_client, receiver):
     endpoint.refresh_from_db()
     assert endpoint.status == Status.TESTING
     assert endpoint.history.count() == before
+
+
+def test_disabling_a_live_endpoint_is_one_guarded_change_recorded_once():
+    endpoint = PostbackEndpointFactory.create(status=Status.LIVE, failure_streak=7)
+    before = endpoint.history.count()
+    kwargs = {"endpoint_id": endpoint.pk, "reason": "receiver gone", "history_reason": "by hand"}
+    assert endpoint_disable_live(**kwargs)
+    assert not endpoint_disable_live(**kwargs)  # no longer live: nothing changes, nothing logged
+
+    endpoint.refresh_from_db()
+    assert (endpoint.status, endpoint.disabled_reason) == (Status.DISABLED, "receiver gone")
+    assert (endpoint.failure_streak, endpoint.failing_since) == (0, None)
+    assert endpoint.history.count() == before + 1
+    assert endpoint.history.latest().history_change_reason == "by hand"

@@ -8,10 +8,11 @@ from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
+from config.redis_tools import redis_client
 from postbacks import metrics
 from postbacks.delivery.queue import enqueue_ids, get_queue
 from postbacks.delivery.worker import DeliveryWorker
-from postbacks.models import Delivery, PostbackEndpoint
+from postbacks.models import AttemptHourly, Delivery, PostbackEndpoint
 from tests.api.conftest import CONVERSIONS_URL, issue_token, token_client
 from tests.factories import (
     AffiliateFactory,
@@ -123,6 +124,35 @@ def test_counters_move_when_conversions_are_ingested_and_postbacks_delivered(met
     assert moved("postbacks_attempt_duration_seconds_bucket", le="+Inf") == 2
     assert moved("postbacks_attempt_duration_seconds_sum") >= 0
     assert offer.pk
+
+
+@pytest.mark.django_db
+def test_latency_buckets_are_the_dashboard_rollups_buckets(metrics_on):
+    bounds = AttemptHourly.LATENCY_BOUNDS
+    assert {f"le_{bound}ms" for bound in bounds} <= {f.name for f in AttemptHourly._meta.fields}
+    scraped = scrape()
+    les = [
+        dict(labels)["le"]
+        for name, labels in scraped
+        if name == "postbacks_attempt_duration_seconds_bucket"
+    ]
+    assert les == [repr(bound / 1000) for bound in bounds] + ["+Inf"]
+
+
+@pytest.mark.django_db
+def test_counts_under_bounds_no_longer_used_land_in_the_bucket_that_holds_them(metrics_on):
+    # The histogram once had 10 ms and 10 s bounds; counts kept under them must not vanish.
+    redis_client().hset(
+        metrics.LATENCY_KEY, mapping={"10": 2, "25": 1, "10000": 1, "inf": 1, "sum_ms": 40000}
+    )
+    scraped = scrape()
+
+    def bucket(le: str) -> float:
+        return value(scraped, "postbacks_attempt_duration_seconds_bucket", le=le)
+
+    assert (bucket("0.025"), bucket("5.0"), bucket("15.0"), bucket("+Inf")) == (3, 3, 4, 5)
+    assert value(scraped, "postbacks_attempt_duration_seconds_count") == 5
+    assert value(scraped, "postbacks_attempt_duration_seconds_sum") == 40
 
 
 def redis_away(settings) -> None:

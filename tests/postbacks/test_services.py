@@ -4,7 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from postbacks.services import format_amount, tracker_attribute
+from postbacks.macros import format_amount
+from postbacks.services import AffiliateBook
 from tests.factories import AffiliateFactory
 
 
@@ -27,16 +28,22 @@ def test_amount_keeps_two_decimals_and_no_noise(amount, text):
 def test_affiliate_found_from_the_leading_network_id_with_its_own_prefix():
     AffiliateFactory(network_id=111, tracker_prefix="X_", tracker_suffix="_X", tracker_params=["a"])
     AffiliateFactory(network_id=222, tracker_params=["a", "b"])
-    got = tracker_attribute(tracker="X_111_v1_X", affiliate_id=None)
+    got = AffiliateBook(trackers=[("X_111_v1_X", None)]).attribute(
+        tracker="X_111_v1_X", affiliate_id=None
+    )
     assert (got.affiliate.network_id, got.values) == (111, {"a": "v1"})
-    got = tracker_attribute(tracker="trID_222_v1-v2-v3_trID", affiliate_id=None)
+    got = AffiliateBook(trackers=[("trID_222_v1-v2-v3_trID", None)]).attribute(
+        tracker="trID_222_v1-v2-v3_trID", affiliate_id=None
+    )
     assert (got.affiliate.network_id, got.values) == (222, {"a": "v1", "b": "v2-v3"})
 
 
 @pytest.mark.django_db
 def test_revshare_affiliate_given_outside_the_tracker():
     AffiliateFactory(network_id=333, tracker_params=["a", "b"])
-    got = tracker_attribute(tracker="trID_1-2_trID", affiliate_id=333)
+    got = AffiliateBook(trackers=[("trID_1-2_trID", 333)]).attribute(
+        tracker="trID_1-2_trID", affiliate_id=333
+    )
     assert got.values == {"a": "1", "b": "2"}
 
 
@@ -52,7 +59,9 @@ def test_revshare_affiliate_given_outside_the_tracker():
 )
 def test_unattributable_trackers_say_why(tracker, affiliate_id, reason):
     AffiliateFactory(network_id=444)
-    got = tracker_attribute(tracker=tracker, affiliate_id=affiliate_id)
+    got = AffiliateBook(trackers=[(tracker, affiliate_id)]).attribute(
+        tracker=tracker, affiliate_id=affiliate_id
+    )
     assert got.affiliate is None
     assert reason in got.error
 

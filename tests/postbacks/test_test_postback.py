@@ -9,14 +9,10 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from postbacks.delivery.services import deliveries_due
+from postbacks.endpoints import endpoint_can_go_live, endpoint_set_live
 from postbacks.models import Delivery, DeliveryAttempt, EventType, PostbackEndpoint
-from postbacks.testing import (
-    endpoint_can_go_live,
-    endpoint_set_live,
-    endpoint_test_fire,
-    endpoint_tests,
-    template_preview,
-)
+from postbacks.preview import template_preview
+from postbacks.probes import endpoint_test_fire, endpoint_tests
 from tests.factories import AffiliateFactory, OfferFactory, PostbackEndpointFactory
 
 pytestmark = pytest.mark.django_db

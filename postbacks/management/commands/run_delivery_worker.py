@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from postbacks.delivery.queue import QUEUE_NAME, get_queue
+from postbacks.delivery.rq_queue import QUEUE_NAME, get_queue
 from postbacks.delivery.worker import DeliveryWorker
 
 
@@ -12,7 +12,8 @@ class Command(BaseCommand):
     help = (
         "Run a postback delivery worker in the foreground: an RQ worker on the 'postbacks' queue "
         "that keeps many postbacks in flight, plus the sweep that re-queues due deliveries. "
-        "SIGTERM or Ctrl-C finishes the postbacks in flight, then stops."
+        "SIGTERM or Ctrl-C finishes the postbacks in flight, then stops. A Redis outage is "
+        "waited out, however long."
     )
 
     def add_arguments(self, parser: Any) -> None:

@@ -1,0 +1,45 @@
+"""The postbacks queue as RQ holds it: its name, the Queue on the shared Redis client, and how
+many jobs wait on it and workers listen to it.
+
+The floor under delivery/queue.py (which enqueues and sweeps): it imports nothing of the
+delivery stack, so the dashboard and the metrics read the queue's state without pulling it in.
+"""
+
+import logging
+from dataclasses import dataclass
+
+import django_rq
+from rq import Queue, Worker
+from rq.serializers import JSONSerializer
+
+from config.redis_tools import REDIS_ERRORS, redis_client
+
+logger = logging.getLogger(__name__)
+
+QUEUE_NAME = "postbacks"
+
+
+def get_queue() -> Queue:
+    """The postbacks queue (as RQ_QUEUES configures it), on this process's Redis client."""
+    return django_rq.get_queue(QUEUE_NAME, serializer=JSONSerializer, connection=redis_client())
+
+
+@dataclass(frozen=True)
+class QueueState:
+    depth: int | None
+    workers: int | None
+
+    @property
+    def available(self) -> bool:
+        return self.depth is not None
+
+
+def queue_state() -> QueueState:
+    """Jobs waiting on the postbacks queue, and workers listening to it; None when Redis is away.
+    Read live (two Redis calls), never cached."""
+    try:
+        queue = get_queue()
+        return QueueState(depth=queue.count, workers=Worker.count(queue=queue))
+    except REDIS_ERRORS as exc:
+        logger.warning("queue state unavailable: %s", exc)
+        return QueueState(depth=None, workers=None)
