@@ -10,7 +10,11 @@ A batch costs the same few statements whatever its size, in one transaction:
    or a refusal naming the current status;
 3. one ``UPDATE ... FROM (VALUES ...)`` writes the changes, each guarded by
    ``WHERE status = <the status it was decided from>``;
-4. one INSERT records them in the append-only change log, with who, when, from, to and why.
+4. one INSERT records them in the append-only change log, with who, when, from, to and why;
+5. the postbacks the new statuses call for are written, each once (``INSERT ... ON CONFLICT DO
+   NOTHING`` on the one-delivery-per-conversion-endpoint-and-status constraint), and queued after
+   the commit, as ingest does. An endpoint that fires on approval only held a pending sale's
+   postback until now; a rejected sale it never hears of.
 
 The lock does not block ingest: inserting deliveries that refer to a conversion takes a key-share
 lock, which a no-key update lock lets through.
@@ -19,14 +23,19 @@ lock, which a no-key update lock lets through.
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
 from django.contrib.auth.models import User
 from django.db import DatabaseError, connection, transaction
+from django.db.models import Field
 from django.utils import timezone
 
 from postbacks import lifecycle
-from postbacks.models import Conversion, ConversionStatusChange
+from postbacks.delivery.queue import enqueue_ids
+from postbacks.models import Conversion, ConversionStatusChange, Delivery
+from postbacks.selectors import endpoints_by_affiliate
+from postbacks.services import deliveries_build
 
 Source = ConversionStatusChange.Source
 
@@ -103,6 +112,79 @@ def _update(changes: Sequence[_Change], *, now: Any) -> set[int]:
         return {row[0] for row in cursor.fetchall()}
 
 
+_DELIVERY_FIELDS = (
+    "conversion",
+    "endpoint",
+    "status",
+    "url",
+    "method",
+    "state",
+    "attempts",
+    "is_test",
+    "next_attempt_at",
+    "enqueued_at",
+    "last_error",
+    "created_at",
+    "updated_at",
+)
+_INSERT_CHUNK = 500
+
+
+def _deliveries_insert(deliveries: Sequence[Delivery]) -> dict[int, list[int]]:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING: the deliveries this call created, by
+    conversion id. A conversion that already told an endpoint of this status is not told twice:
+    the unique constraint decides, with no error."""
+    fields = [cast("Field[Any, Any]", Delivery._meta.get_field(n)) for n in _DELIVERY_FIELDS]
+    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
+    table = connection.ops.quote_name(Delivery._meta.db_table)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    created: dict[int, list[int]] = defaultdict(list)
+    for start in range(0, len(deliveries), _INSERT_CHUNK):
+        chunk = deliveries[start : start + _INSERT_CHUNK]
+        params: list[Any] = []
+        for delivery in chunk:
+            for field in fields:
+                params.append(field.get_db_prep_save(getattr(delivery, field.attname), connection))
+        sql = (
+            f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * len(chunk))} "  # noqa: S608
+            "ON CONFLICT (conversion_id, endpoint_id, status) WHERE NOT is_test DO NOTHING "
+            "RETURNING id, conversion_id"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            for pk, conversion_id in sorted(cursor.fetchall()):
+                created[conversion_id].append(pk)
+    return created
+
+
+def _deliveries_create(changes: Sequence["_Change"], *, now: datetime) -> dict[int, list[int]]:
+    """The postbacks these changes call for (see the module's step 5), by conversion id."""
+    conversions = {
+        c.pk: c
+        for c in Conversion.objects.select_related("event_type", "offer", "affiliate").filter(
+            pk__in=[change.conversion_id for change in changes], affiliate__isnull=False
+        )
+    }
+    endpoints = endpoints_by_affiliate(
+        affiliate_ids={c.affiliate_id for c in conversions.values() if c.affiliate_id}
+    )
+    deliveries = [
+        delivery
+        for change in changes
+        if (conversion := conversions.get(change.conversion_id)) is not None
+        for delivery in deliveries_build(
+            conversion=conversion,
+            endpoints=endpoints.get(cast(int, conversion.affiliate_id), []),
+            status=change.to_status,
+            reason=change.reason,
+            now=now,
+        )
+    ]
+    for delivery in deliveries:
+        delivery.created_at = delivery.updated_at = now
+    return _deliveries_insert(deliveries) if deliveries else {}
+
+
 def _rounds(requests: Sequence[StatusRequest]) -> list[list[int]]:
     """Indexes of `requests` in rounds that name each conversion at most once, in order: a batch
     that approves and then reverses one conversion does both, one after the other."""
@@ -133,6 +215,7 @@ def conversion_statuses_change(
         return []
     now = timezone.now()
     log: list[ConversionStatusChange] = []
+    fired: list[int] = []
     with transaction.atomic():
         current = _lock([r.conversion_id for r in requests])
         for turn in _rounds(requests):
@@ -169,10 +252,13 @@ def conversion_statuses_change(
             if len(updated) != len(changes):
                 # The rows are locked: a change that did not land means the lock was not held.
                 raise DatabaseError("a locked conversion's status changed under the lock")
+            created = _deliveries_create([change for _, change in changes], now=now)
             for index, change in changes:
                 current[change.conversion_id] = change.to_status
+                delivery_ids = tuple(created.get(change.conversion_id, ()))
+                fired += delivery_ids
                 results[index] = StatusOutcome(
-                    change.conversion_id, change.to_status, change.from_status, True
+                    change.conversion_id, change.to_status, change.from_status, True, delivery_ids
                 )
                 log.append(
                     ConversionStatusChange(
@@ -186,6 +272,7 @@ def conversion_statuses_change(
                     )
                 )
         ConversionStatusChange.objects.bulk_create(log)
+        transaction.on_commit(lambda: enqueue_ids(fired))
     return [result for result in results if result is not None]
 
 

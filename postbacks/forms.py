@@ -4,6 +4,7 @@ from django import forms
 
 from affiliates.models import Affiliate
 from offers.models import Offer
+from postbacks import lifecycle
 from postbacks.endpoints import endpoint_status_check
 from postbacks.macros import MAX_URL_LENGTH, TemplateError, validate_template
 from postbacks.models import Conversion, EventType, PostbackEndpoint
@@ -88,3 +89,11 @@ class EndpointPreviewForm(forms.Form):
     # Longer than a template may be, so that the template's own check names the problem.
     url_template = forms.CharField(required=False, strip=False, max_length=10 * MAX_URL_LENGTH)
     test_link = forms.CharField(required=False, max_length=10 * MAX_URL_LENGTH)
+    fire_on = forms.MultipleChoiceField(choices=Conversion.Status.choices, required=False)
+    status_values = forms.JSONField(required=False)
+
+    def clean_status_values(self) -> dict[str, str]:
+        try:
+            return lifecycle.status_values_clean(self.cleaned_data["status_values"] or {})
+        except lifecycle.StatusConfigError as exc:
+            raise forms.ValidationError(str(exc)) from exc

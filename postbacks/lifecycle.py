@@ -173,7 +173,7 @@ def status_word(status_values: Mapping[str, str], status: str) -> str:
 def signed(amount: Decimal | None, status: str) -> Decimal | None:
     """The amount as a status postback carries it: negative when the money is taken back
     (rejected, reversed), as trackers that count revenue by sign expect."""
-    if amount is None or status not in NEGATIVE_STATUSES:
+    if not amount or status not in NEGATIVE_STATUSES:
         return amount
     return -abs(amount)
 

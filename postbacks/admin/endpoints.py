@@ -312,13 +312,15 @@ class PostbackEndpointAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
             test_link=data["test_link"],
             offer=data["offer"],
             event_types=data["event_types"],
+            fire_on=data["fire_on"],
+            status_values=data["status_values"],
         )
         return JsonResponse(
             {
                 "error": preview.error,
                 "source": preview.source,
                 "urls": [
-                    {"event": u.event, "event_name": u.event_name, "url": u.url}
+                    {"event": u.event, "event_name": u.event_name, "status": u.status, "url": u.url}
                     for u in preview.urls
                 ],
                 "macros": [

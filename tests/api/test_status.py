@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.db import connection
 from rest_framework.test import APIClient
 
-from postbacks.models import Conversion, ConversionStatusChange
+from postbacks.models import Conversion, ConversionStatusChange, Delivery
 from tests.api.conftest import BATCH_URL, CONVERSIONS_URL, World, issue_token, token_client
 from tests.factories import ConversionFactory
 
@@ -108,12 +108,13 @@ def test_a_change_answers_200_and_records_the_token_user(
     )
 
     assert response.status_code == 200, response.content
+    (delivery,) = Delivery.objects.filter(conversion=conversion)
     assert response.json() == {
         "id": conversion.pk,
         "status": "approved",
         "previous_status": "pending",
         "changed": True,
-        "deliveries": [],
+        "deliveries": [delivery.pk],
     }
     (record,) = ConversionStatusChange.objects.all()
     assert record.changed_by == User.objects.get(username="ingest-bot")
@@ -242,7 +243,7 @@ def test_a_batch_answers_each_change_in_order_and_applies_the_good_ones(
         "status": "approved",
         "previous_status": "pending",
         "changed": True,
-        "deliveries": [],
+        "deliveries": [Delivery.objects.get(conversion=pending).pk],
     }
     assert results[1]["code"] == "not_found"
     assert "'missing'" in results[1]["detail"]

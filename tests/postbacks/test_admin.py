@@ -662,11 +662,13 @@ def test_preview_returns_the_url_of_each_selected_event(admin_client):
         {
             "event": "signup",
             "event_name": EventType.objects.get(code="signup").name,
+            "status": "approved",
             "url": "https://t.example/pb?cid=c0ffee&e=signup&sum=35.00&o=66013",
         },
         {
             "event": "trial",
             "event_name": EventType.objects.get(code="trial").name,
+            "status": "approved",
             "url": "https://t.example/pb?cid=c0ffee&e=trial&sum=35.00&o=66013",
         },
     ]

@@ -12,8 +12,14 @@ from postbacks.conversion_status import (
     conversion_status_change,
     conversion_statuses_change,
 )
-from postbacks.models import Conversion, ConversionStatusChange
-from tests.factories import AffiliateFactory, ConversionFactory, OfferFactory, UserFactory
+from postbacks.models import Conversion, ConversionStatusChange, Delivery
+from tests.factories import (
+    AffiliateFactory,
+    ConversionFactory,
+    OfferFactory,
+    PostbackEndpointFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -148,11 +154,13 @@ def test_a_conversion_named_twice_in_a_batch_goes_through_both_changes_in_turn()
 
 def test_a_batch_of_1000_is_a_handful_of_statements(django_assert_max_num_queries):
     affiliate, offer = AffiliateFactory.create(), OfferFactory.create()
+    PostbackEndpointFactory.create(affiliate=affiliate, events=["signup"])
     ConversionFactory.create_batch(1000, status="pending", affiliate=affiliate, offer=offer)
     ids = list(Conversion.objects.values_list("pk", flat=True))
 
-    # Savepoint, lock, UPDATE, INSERT of the log rows, release: never one per change.
-    with django_assert_max_num_queries(6):
+    # Savepoint, lock, UPDATE, the conversions, their endpoints and event types, the deliveries'
+    # INSERT (two of 500), the log's INSERT, release: never one per change.
+    with django_assert_max_num_queries(10):
         results = conversion_statuses_change(
             requests=[StatusRequest(pk, "approved", "batch") for pk in ids],
             changed_by=None,
@@ -160,5 +168,7 @@ def test_a_batch_of_1000_is_a_handful_of_statements(django_assert_max_num_querie
         )
 
     assert all(isinstance(r, StatusOutcome) and r.changed for r in results)
+    assert all(isinstance(r, StatusOutcome) and len(r.delivery_ids) == 1 for r in results)
     assert Conversion.objects.filter(status="approved").count() == 1000
     assert ConversionStatusChange.objects.count() == 1000
+    assert Delivery.objects.filter(status="approved").count() == 1000
