@@ -378,6 +378,9 @@ def test_the_same_change_posted_20_times_at_once_changes_once(world: World) -> N
     assert sorted(body["changed"] for _, body in answers) == [False] * (THREADS - 1) + [True]
     assert {body["status"] for _, body in answers} == {"approved"}
     assert ConversionStatusChange.objects.filter(conversion_id=pk).count() == 1
+    # One set of postbacks: the world's endpoint held the pending sale, and hears of it once.
+    (delivery,) = Delivery.objects.filter(conversion_id=pk)
+    assert sorted(d for _, body in answers for d in body["deliveries"]) == [delivery.pk]
 
 
 @pytest.mark.django_db(transaction=True)
