@@ -6,9 +6,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.urls import reverse
 
 from postbacks.delivery.queue import sweep
-from postbacks.models import Delivery
+from postbacks.models import Delivery, EventType, PostbackEndpoint
+from postbacks.preview import template_preview
+from postbacks.probes import endpoint_test_fire
 from tests.api.conftest import CONVERSIONS_URL, issue_token, token_client
 from tests.conftest import Receiver
 from tests.factories import AffiliateFactory, OfferFactory, PostbackEndpointFactory
@@ -17,6 +20,7 @@ from tests.postbacks.test_delivery import deliver_until_settled, run_worker_burs
 pytestmark = pytest.mark.django_db(transaction=True)
 
 WORDS = {"pending": "lead", "approved": "sale", "rejected": "rejected", "reversed": "rejected"}
+TEST_LINK = "https://offers.example/go?id=66013;tracker=trID_1234567_aff9-tx77-c0ffee_trID"
 TEMPLATE = (
     "/pb?cid={clickId}&tx={transaction_id}&s={status}&sum={signed_amount}&amt={amount}"
     "&pid={postback_id}&why={reason}"
@@ -183,3 +187,85 @@ def test_a_refused_change_sends_nothing(receiver: Receiver) -> None:
     assert response.status_code == 409
     assert len(sale.heard()) == 1
     assert Delivery.objects.count() == 1
+
+
+# ------------------------------------------------------------------------------
+# Samples: the live preview and test postbacks know the status macros
+# ------------------------------------------------------------------------------
+
+
+def test_the_preview_shows_each_event_at_each_status_the_endpoint_fires_on(
+    receiver: Receiver,
+) -> None:
+    affiliate = AffiliateFactory.create(
+        network_id=1234567, tracker_params=["affid", "TransID", "clickId"]
+    )
+    preview = template_preview(
+        affiliate=affiliate,
+        url_template="https://t.example/pb?s={status}&sum={signed_amount}&pid={postback_id}",
+        test_link=TEST_LINK,
+        offer=OfferFactory.create(network_offer_id=66013),
+        event_types=EventType.objects.filter(code="signup"),
+        fire_on=["reversed", "approved"],
+        status_values=WORDS,
+    )
+
+    assert preview.error == ""
+    assert [(u.event, u.status, u.url) for u in preview.urls] == [
+        ("signup", "approved", "https://t.example/pb?s=sale&sum=35.00&pid=TEST-TX-1-approved"),
+        (
+            "signup",
+            "reversed",
+            "https://t.example/pb?s=rejected&sum=-35.00&pid=TEST-TX-1-reversed",
+        ),
+    ]
+    assert {"status", "reason", "signed_amount", "postback_id"} <= set(preview.macros)
+
+
+def test_a_test_postback_carries_the_first_status_fired_on_in_the_receivers_word(
+    receiver: Receiver,
+) -> None:
+    affiliate = AffiliateFactory.create(
+        network_id=1234567, tracker_params=["affid", "TransID", "clickId"]
+    )
+    endpoint = PostbackEndpointFactory.create(
+        affiliate=affiliate,
+        url_template=receiver.base_url + "/pb?s={status}&pid={postback_id}&why={reason}",
+        status=PostbackEndpoint.Status.TESTING,
+        test_link=TEST_LINK,
+        fire_on=["pending", "approved"],
+        status_values=WORDS,
+    )
+
+    result = endpoint_test_fire(endpoint=endpoint)
+
+    assert result.succeeded
+    (request,) = receiver.wait_for(1)
+    query = parse_qs(urlsplit(request.path).query, keep_blank_values=True)
+    assert query["s"] == ["lead"]
+    assert query["pid"][0].startswith("test-") and query["pid"][0].endswith("-pending")
+    assert query["why"] == [""]
+
+
+def test_the_endpoint_pages_live_preview_follows_the_statuses_as_typed(admin_client: Any) -> None:
+    affiliate = AffiliateFactory.create(
+        network_id=1234567, tracker_params=["affid", "TransID", "clickId"]
+    )
+    url = reverse("admin:postbacks_postbackendpoint_preview")
+    form = {
+        "affiliate": affiliate.pk,
+        "url_template": "https://t.example/pb?s={status}&sum={signed_amount}",
+        "test_link": TEST_LINK,
+        "fire_on": ["approved", "reversed"],
+        "status_values": '{"reversed": "chargeback"}',
+    }
+
+    answer = admin_client.post(url, form).json()
+    assert [(u["status"], u["url"]) for u in answer["urls"]] == [
+        ("approved", "https://t.example/pb?s=approved&sum=1.00"),
+        ("reversed", "https://t.example/pb?s=chargeback&sum=-1.00"),
+    ]
+
+    refused = admin_client.post(url, {**form, "status_values": '{"sale": "x"}'})
+    assert refused.status_code == 400
+    assert "'sale' is not a status" in refused.content.decode()
