@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 
 from postbacks.delivery.queue import sweep
+from postbacks.delivery.services import deliveries_claim
 from postbacks.models import Delivery, EventType, PostbackEndpoint
 from postbacks.preview import template_preview
 from postbacks.probes import endpoint_test_fire
@@ -269,3 +270,37 @@ def test_the_endpoint_pages_live_preview_follows_the_statuses_as_typed(admin_cli
     refused = admin_client.post(url, {**form, "status_values": '{"sale": "x"}'})
     assert refused.status_code == 400
     assert "'sale' is not a status" in refused.content.decode()
+
+
+# ------------------------------------------------------------------------------
+# Order: the receiver hears of the sale before the change
+# ------------------------------------------------------------------------------
+
+
+def test_a_status_postback_waits_until_the_first_postback_started_its_attempt(
+    receiver: Receiver,
+) -> None:
+    sale = Lifecycle(receiver, fire_on=["approved", "reversed"])
+    pk = sale.sell("approved")
+    sale.change(pk, "reversed", "refund")
+    first, second = Delivery.objects.order_by("pk")
+
+    assert deliveries_claim(delivery_ids=[second.pk]) == []
+    assert [o.delivery_id for o in deliveries_claim(delivery_ids=[first.pk])] == [first.pk]
+    assert [o.delivery_id for o in deliveries_claim(delivery_ids=[second.pk])] == [second.pk]
+
+
+def test_a_change_made_while_the_first_postback_is_being_sent_goes_out_too(
+    receiver: Receiver,
+) -> None:
+    sale = Lifecycle(receiver, fire_on=["approved", "reversed"])
+    pk = sale.sell("approved")
+    # A worker has taken the first postback: its attempt has started.
+    (first,) = deliveries_claim(delivery_ids=list(Delivery.objects.values_list("pk", flat=True)))
+
+    sale.change(pk, "reversed", "refund")
+    reversal = Delivery.objects.get(status="reversed")
+
+    # The reversal need not wait for the first one's answer; the first is not taken twice.
+    assert [o.delivery_id for o in deliveries_claim(delivery_ids=[reversal.pk])] == [reversal.pk]
+    assert deliveries_claim(delivery_ids=[first.delivery_id]) == []
