@@ -38,7 +38,7 @@ def _claimable(now: datetime) -> Q:
         attempts=0,
         pk__lt=OuterRef("pk"),
     )
-    return (due | abandoned) & sendable & ~Exists(untried_before)
+    return (due | abandoned) & sendable & ~Q(Exists(untried_before))
 
 
 def deliveries_claim(
