@@ -31,7 +31,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import Field
 from django.utils import timezone
 
-from postbacks import lifecycle
+from postbacks import lifecycle, metrics
 from postbacks.delivery.queue import enqueue_ids
 from postbacks.models import Conversion, ConversionStatusChange, Delivery
 from postbacks.selectors import endpoints_by_affiliate
@@ -273,6 +273,8 @@ def conversion_statuses_change(
                 )
         ConversionStatusChange.objects.bulk_create(log)
         transaction.on_commit(lambda: enqueue_ids(fired))
+        counted = [(r.from_status, r.to_status, source) for r in log]
+        transaction.on_commit(lambda: metrics.status_changes_count(changes=counted))
     return [result for result in results if result is not None]
 
 
