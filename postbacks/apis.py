@@ -275,6 +275,7 @@ class ConversionDetailApi(APIView):
         affiliate_id = serializers.IntegerField(source="affiliate.network_id", allow_null=True)
         tracker = serializers.CharField(source="tracker_raw")
         tracker_values = serializers.DictField(child=serializers.CharField())
+        status = serializers.ChoiceField(choices=lifecycle.STATUSES)
         deliveries = DeliveryOutputSerializer(many=True)
 
         class Meta:

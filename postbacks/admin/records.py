@@ -63,6 +63,7 @@ class DeliveryInline(ReadOnlyInline):
     model = Delivery
     fields = (
         "endpoint",
+        "status",
         "state",
         "attempts",
         "last_status_code",
@@ -224,6 +225,7 @@ class DeliveryAdmin(ReplaysDeliveries, ManagedRowsAdmin, ExportableRecordAdmin):
         "id",
         "conversion",
         "endpoint",
+        "status",
         "state",
         "attempts",
         "last_status_code",
@@ -231,7 +233,7 @@ class DeliveryAdmin(ReplaysDeliveries, ManagedRowsAdmin, ExportableRecordAdmin):
         "next_attempt_at",
         "created_at",
     )
-    list_filter = ("state", "is_test", "method", "endpoint__affiliate__account_manager")
+    list_filter = ("state", "status", "is_test", "method", "endpoint__affiliate__account_manager")
     list_select_related = ("conversion__event_type", "endpoint__affiliate", "endpoint__offer")
     ordering = ("-created_at",)
     search_fields = ("id", "conversion__transaction_id", "endpoint__url_template")
@@ -242,7 +244,7 @@ class DeliveryAdmin(ReplaysDeliveries, ManagedRowsAdmin, ExportableRecordAdmin):
     inlines = (DeliveryAttemptInline,)
     actions = ("replay_selected",)
     fieldsets = (
-        (None, {"fields": (("conversion", "endpoint"), ("method", "is_test"), "url")}),
+        (None, {"fields": (("conversion", "endpoint"), ("status", "method", "is_test"), "url")}),
         (
             "State",
             {

@@ -93,6 +93,17 @@ def test_the_detail_shows_the_status_its_reason_and_when_it_changed(
     assert after["status_changed_at"] is not None
 
 
+def test_a_delivery_shows_the_status_it_tells_of(
+    world: World, post_json: Any, ingest_client: APIClient
+) -> None:
+    conversion = ingested(post_json, world, status="pending")
+    ingest_client.post(status_url(conversion.pk), {"status": "approved"}, format="json")
+
+    detail = ingest_client.get(f"{CONVERSIONS_URL}{conversion.pk}/").json()
+
+    assert [d["status"] for d in detail["deliveries"]] == ["approved"]
+
+
 # ------------------------------------------------------------------------------
 # One conversion
 # ------------------------------------------------------------------------------
