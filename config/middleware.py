@@ -11,7 +11,7 @@ _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 class ApiBodyMiddleware:
-    """Answer 413 for an API body over its limit (64 KiB; the batch endpoint its own), and 415
+    """Answer 413 for an API body over its limit (64 KiB; the batch endpoints their own), and 415
     for a body that does not say what it is, as JSON, without reading the body."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -34,7 +34,8 @@ class ApiBodyMiddleware:
             )
         limit = (
             settings.INGEST_BATCH_MAX_BODY_BYTES
-            if request.path_info == reverse("conversion-batch")
+            if request.path_info
+            in (reverse("conversion-batch"), reverse("conversion-status-batch"))
             else settings.INGEST_MAX_BODY_BYTES
         )
         if length > limit:

@@ -20,7 +20,7 @@ from config.api import MAX_ID, error_responses
 from config.permissions import HasIngestScope, HasManageScope
 from config.throttling import IngestRateThrottle, ingest_rate_charge
 from offers.currencies import validate_currency
-from postbacks import selectors, services
+from postbacks import lifecycle, selectors, services
 from postbacks.macros import unprintable_index
 from postbacks.models import Conversion
 from postbacks.serializers import DeliveryOutputSerializer
@@ -94,6 +94,13 @@ class ConversionInputSerializer(serializers.Serializer):
         help_text="ISO 8601; without an offset it is UTC. Default: now. At most "
         "INGEST_OCCURRED_AT_MAX_AGE_DAYS in the past, INGEST_OCCURRED_AT_MAX_AHEAD_HOURS ahead.",
     )
+    status = serializers.ChoiceField(
+        choices=lifecycle.INGEST_STATUSES,
+        required=False,
+        allow_null=True,
+        help_text="pending (the network still checks the sale) or approved. Default: approved. "
+        "Later changes go through POST /conversions/status/.",
+    )
 
     def validate_occurred_at(self, value: datetime | None) -> datetime | None:
         if value is None:
@@ -130,6 +137,7 @@ def _item(data: dict[str, Any]) -> services.IngestItem:
         amount=data.get("amount"),
         currency=(data.get("currency") or "").upper(),
         occurred_at=data.get("occurred_at"),
+        status=data.get("status") or lifecycle.DEFAULT_STATUS,
     )
 
 
@@ -268,6 +276,7 @@ class ConversionDetailApi(APIView):
         affiliate_id = serializers.IntegerField(source="affiliate.network_id", allow_null=True)
         tracker = serializers.CharField(source="tracker_raw")
         tracker_values = serializers.DictField(child=serializers.CharField())
+        status = serializers.ChoiceField(choices=lifecycle.STATUSES)
         deliveries = DeliveryOutputSerializer(many=True)
 
         class Meta:
@@ -287,6 +296,9 @@ class ConversionDetailApi(APIView):
                 "received_at",
                 "attribution",
                 "attribution_error",
+                "status",
+                "status_reason",
+                "status_changed_at",
                 "deliveries",
             )
             read_only_fields = fields

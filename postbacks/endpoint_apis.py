@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from config.api import MAX_ID, error_responses
 from config.api_input import BoundedLimitOffsetPagination
 from config.permissions import HasManageScope
-from postbacks import endpoints, probes, selectors
+from postbacks import endpoints, lifecycle, probes, selectors
 from postbacks.models import EventType, PostbackEndpoint
 from postbacks.serializers import EndpointTestOutputSerializer
 
@@ -32,6 +32,8 @@ class EndpointOutputSerializer(serializers.ModelSerializer):
     event_types: serializers.SlugRelatedField[EventType] = serializers.SlugRelatedField(
         many=True, read_only=True, slug_field="code"
     )
+    fire_on = serializers.ListField(child=serializers.ChoiceField(choices=lifecycle.STATUSES))
+    status_values = serializers.DictField(child=serializers.CharField())
 
     class Meta:
         model = PostbackEndpoint
@@ -46,6 +48,8 @@ class EndpointOutputSerializer(serializers.ModelSerializer):
             "status",
             "disabled_reason",
             "test_link",
+            "fire_on",
+            "status_values",
             "created_at",
             "updated_at",
         )
@@ -77,6 +81,20 @@ class EndpointInputSerializer(serializers.Serializer):
     )
     disabled_reason = serializers.CharField(allow_blank=True, max_length=10_000, default="")
     test_link = serializers.CharField(allow_blank=True, max_length=2048, default="")
+    fire_on = serializers.ListField(
+        child=serializers.ChoiceField(choices=lifecycle.STATUSES),
+        min_length=1,
+        max_length=len(lifecycle.STATUSES),
+        default=lambda: list(lifecycle.DEFAULT_FIRE_ON),
+        help_text='The conversion statuses that fire this endpoint; default ["approved"]: a '
+        "pending sale waits for its approval, a rejected one is never sent.",
+    )
+    status_values = serializers.DictField(
+        child=serializers.CharField(max_length=lifecycle.STATUS_WORD_MAX_LENGTH),
+        default=dict,
+        help_text='How the receiver spells each status for {status}, e.g. {"approved": "sale", '
+        '"reversed": "rejected"}; a status left out is sent as it is named.',
+    )
 
     class Meta:
         ref_name = "PostbackEndpointInput"

@@ -22,6 +22,7 @@ from affiliates.models import Affiliate
 from config.history import history_record_update
 from config.services import delete_or_refuse
 from offers.models import Offer
+from postbacks import lifecycle
 from postbacks.models import Delivery, EventType, PostbackEndpoint
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,8 @@ ENDPOINT_FIELDS = (
     "status",
     "disabled_reason",
     "test_link",
+    "fire_on",
+    "status_values",
 )
 
 
@@ -87,8 +90,11 @@ def endpoint_create(
     status: str = PostbackEndpoint.Status.DRAFT,
     disabled_reason: str = "",
     test_link: str = "",
+    fire_on: Sequence[str] = lifecycle.DEFAULT_FIRE_ON,
+    status_values: Mapping[str, str] | None = None,
 ) -> PostbackEndpoint:
-    """A new endpoint; its template is checked against the affiliate's tracker params."""
+    """A new endpoint; its template is checked against the affiliate's tracker params, the
+    statuses it fires on and their words by the lifecycle's rules."""
     endpoint = PostbackEndpoint(
         affiliate=_affiliate(affiliate_id),
         offer=_offer(offer_id),
@@ -97,6 +103,8 @@ def endpoint_create(
         status=status,
         disabled_reason=disabled_reason,
         test_link=test_link,
+        fire_on=list(fire_on),
+        status_values=dict(status_values or {}),
     )
     _endpoint_save(endpoint, _event_types(event_types))
     return endpoint
@@ -112,7 +120,15 @@ def endpoint_update(*, endpoint: PostbackEndpoint, data: Mapping[str, Any]) -> P
     if "offer_id" in data:
         endpoint.offer = _offer(data["offer_id"])
     event_types = _event_types(data["event_types"]) if "event_types" in data else None
-    for name in ("url_template", "method", "status", "disabled_reason", "test_link"):
+    for name in (
+        "url_template",
+        "method",
+        "status",
+        "disabled_reason",
+        "test_link",
+        "fire_on",
+        "status_values",
+    ):
         if name in data:
             setattr(endpoint, name, data[name])
     _endpoint_save(endpoint, event_types)

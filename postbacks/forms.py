@@ -4,13 +4,24 @@ from django import forms
 
 from affiliates.models import Affiliate
 from offers.models import Offer
+from postbacks import lifecycle
 from postbacks.endpoints import endpoint_status_check
 from postbacks.macros import MAX_URL_LENGTH, TemplateError, validate_template
-from postbacks.models import EventType, PostbackEndpoint
+from postbacks.models import Conversion, EventType, PostbackEndpoint
 
 
 class PostbackEndpointAdminForm(forms.ModelForm):
-    """The template is validated by PostbackEndpoint.clean against the affiliate's params."""
+    """The template, the statuses it fires on and their words are validated by
+    PostbackEndpoint.clean (the template against the affiliate's params)."""
+
+    fire_on = forms.MultipleChoiceField(
+        choices=Conversion.Status.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        label="Fire on",
+        help_text="The conversion statuses that send this postback. Approved only (the usual): "
+        "a pending sale waits for its approval, and a rejected one is never sent.",
+    )
 
     class Meta:
         model = PostbackEndpoint
@@ -23,11 +34,18 @@ class PostbackEndpointAdminForm(forms.ModelForm):
             "status",
             "disabled_reason",
             "test_link",
+            "fire_on",
+            "status_values",
         )
         widgets = {
             "url_template": forms.TextInput(attrs={"size": 90}),
             "test_link": forms.TextInput(attrs={"size": 90}),
+            "status_values": forms.Textarea(attrs={"rows": 3, "cols": 70}),
         }
+
+    def clean_status_values(self) -> object:
+        # An emptied box means no words of its own: every status is sent as it is named.
+        return self.cleaned_data["status_values"] or {}
 
     def clean_status(self) -> str:
         status: str = self.cleaned_data["status"]
@@ -71,3 +89,11 @@ class EndpointPreviewForm(forms.Form):
     # Longer than a template may be, so that the template's own check names the problem.
     url_template = forms.CharField(required=False, strip=False, max_length=10 * MAX_URL_LENGTH)
     test_link = forms.CharField(required=False, max_length=10 * MAX_URL_LENGTH)
+    fire_on = forms.MultipleChoiceField(choices=Conversion.Status.choices, required=False)
+    status_values = forms.JSONField(required=False)
+
+    def clean_status_values(self) -> dict[str, str]:
+        try:
+            return lifecycle.status_values_clean(self.cleaned_data["status_values"] or {})
+        except lifecycle.StatusConfigError as exc:
+            raise forms.ValidationError(str(exc)) from exc

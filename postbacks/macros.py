@@ -17,6 +17,7 @@ from urllib.parse import quote, urlsplit
 
 import idna
 
+from postbacks import lifecycle
 from postbacks.tracker import positional
 
 NETWORK_MACROS: dict[str, str] = {
@@ -32,6 +33,10 @@ NETWORK_MACROS: dict[str, str] = {
     "currency": "the currency of the amount, e.g. EUR",
     "timestamp": "when the event happened, in unix seconds",
     "datetime": "when the event happened, ISO 8601 in UTC, e.g. 2025-01-31T12:00:00Z",
+    "status": "the sale's status (pending, approved, rejected, reversed), in your words",
+    "reason": "why the status changed, e.g. a chargeback's reference; empty when none was given",
+    "signed_amount": "the amount, negative when the sale was rejected or reversed, e.g. -25.00",
+    "postback_id": "this postback's own id: the same on every retry, different for every other",
 }
 
 MAX_URL_LENGTH = 2048
@@ -106,9 +111,13 @@ def network_values(
     amount: Decimal | None,
     currency: str,
     occurred_at: datetime,
+    status: str,
+    status_values: Mapping[str, str],
+    reason: str,
+    postback_id: str,
 ) -> dict[str, str]:
     """The value of each network macro (the keys of NETWORK_MACROS) for one conversion, real or
-    sample: the one place these values are spelt."""
+    sample, at `status` (a postback tells of one status): the one place these values are spelt."""
     occurred = occurred_at.astimezone(UTC)
     return {
         "transaction_id": transaction_id,
@@ -123,6 +132,10 @@ def network_values(
         "currency": currency,
         "timestamp": str(int(occurred.timestamp())),
         "datetime": occurred.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "status": lifecycle.status_word(status_values, status),
+        "reason": reason,
+        "signed_amount": format_amount(lifecycle.signed(amount, status)),
+        "postback_id": postback_id,
     }
 
 

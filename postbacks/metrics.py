@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 ATTEMPTS_KEY = "postbacks:metrics:attempts"
 LATENCY_KEY = "postbacks:metrics:latency"
 INGEST_KEY = "postbacks:metrics:ingest"
+STATUS_CHANGES_KEY = "postbacks:metrics:status_changes"
 TEST_EVENT = "test"
 
 
@@ -125,6 +126,23 @@ def ingest_request_count(*, api: str, status: int) -> None:
         _StoreState.succeeded()
 
 
+def status_changes_count(*, changes: Iterable[tuple[str, str, str]]) -> None:
+    """Count conversion status changes by (from, to, source: api or admin). Called by the status
+    service once its changes are committed."""
+    counted = Counter(f"{old}|{new}|{source}" for old, new, source in changes)
+    if not counted:
+        return
+    try:
+        pipe = redis_client().pipeline(transaction=False)
+        for field, count in counted.items():
+            pipe.hincrby(STATUS_CHANGES_KEY, field, count)
+        pipe.execute()
+    except Exception as exc:
+        _StoreState.failed("status change", exc)
+    else:
+        _StoreState.succeeded()
+
+
 class IngestMetricsMiddleware:
     """Counts every POST to the ingest API by status, refusals included (401, 413, 415, ...).
     Goes first in MIDDLEWARE so that it sees the answers other middleware gives."""
@@ -171,7 +189,8 @@ class PortalCollector(Collector):
             pipe.hgetall(ATTEMPTS_KEY)
             pipe.hgetall(LATENCY_KEY)
             pipe.hgetall(INGEST_KEY)
-            attempts, latency, ingest = pipe.execute()
+            pipe.hgetall(STATUS_CHANGES_KEY)
+            attempts, latency, ingest, status_changes = pipe.execute()
         except REDIS_ERRORS as exc:
             logger.warning("metrics counters unavailable: %s", exc)
             yield GaugeMetricFamily(
@@ -214,6 +233,15 @@ class PortalCollector(Collector):
         for (api, status), count in _split(ingest):
             requests.add_metric([api, status], count)
         yield requests
+
+        changes = CounterMetricFamily(
+            "postbacks_conversion_status_changes",
+            "Conversion status changes (from, to) by where they were made (api or admin).",
+            labels=["from_status", "to_status", "source"],
+        )
+        for (old, new, source), count in _split(status_changes):
+            changes.add_metric([old, new, source], count)
+        yield changes
 
     def _states(self) -> Iterator[Metric]:
         yield GaugeMetricFamily(

@@ -1,8 +1,10 @@
+from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 
 from config.history import AuditedHistory
+from postbacks import lifecycle
 from postbacks.macros import TemplateError, validate_template
 
 
@@ -16,6 +18,10 @@ class EventType(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
+
+
+def _default_fire_on() -> list[str]:
+    return list(lifecycle.DEFAULT_FIRE_ON)
 
 
 class PostbackEndpoint(models.Model):
@@ -57,6 +63,20 @@ class PostbackEndpoint(models.Model):
         blank=True,
         help_text="An offer link with a filled-in tracker; test postbacks use its values.",
     )
+    # Lists in JSON rather than a PostgreSQL array: `make run` may run on SQLite.
+    fire_on = models.JSONField(
+        default=_default_fire_on,
+        # An empty list is refused by clean(), with a message that says what to choose.
+        blank=True,
+        help_text="The conversion statuses that fire this endpoint. Approved only: a pending "
+        "sale waits for its approval, and a rejected one is never sent.",
+    )
+    status_values = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='How the receiver spells each status, e.g. {"approved": "sale", "reversed": '
+        '"rejected"}, for the {status} macro; a status left out is sent as it is named.',
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     # Who changed what, when (the admin's History), event types included. The breaker's
@@ -87,21 +107,44 @@ class PostbackEndpoint(models.Model):
         return f"#{self.pk} {self.method} for affiliate {self.affiliate.network_id}, {scope}"
 
     def clean(self) -> None:
+        errors: dict[str, str] = {}
+        try:
+            self.fire_on = lifecycle.fire_on_clean(self.fire_on)
+        except lifecycle.StatusConfigError as exc:
+            errors["fire_on"] = _sentence(exc)
+        try:
+            self.status_values = lifecycle.status_values_clean(self.status_values)
+        except lifecycle.StatusConfigError as exc:
+            errors["status_values"] = _sentence(exc)
         try:
             # The affiliate may be unsaved yet (created together with its endpoints).
             affiliate = self.affiliate
         except ObjectDoesNotExist:
-            return
-        try:
-            validate_template(self.url_template, affiliate.tracker_params or [])
-        except TemplateError as exc:
-            raise ValidationError({"url_template": str(exc)}) from exc
+            affiliate = None
+        if affiliate is not None:
+            try:
+                validate_template(self.url_template, affiliate.tracker_params or [])
+            except TemplateError as exc:
+                errors["url_template"] = str(exc)
+        if errors:
+            raise ValidationError(errors)
+
+
+def _sentence(error: Exception) -> str:
+    text = str(error)
+    return f"{text[:1].upper()}{text[1:]}."
 
 
 class Conversion(models.Model):
     class Attribution(models.TextChoices):
         ATTRIBUTED = "attributed", "Attributed"
         UNATTRIBUTED = "unattributed", "Unattributed"
+
+    class Status(models.TextChoices):
+        PENDING = lifecycle.PENDING, "Pending"
+        APPROVED = lifecycle.APPROVED, "Approved"
+        REJECTED = lifecycle.REJECTED, "Rejected"
+        REVERSED = lifecycle.REVERSED, "Reversed"
 
     transaction_id = models.CharField(
         max_length=128, validators=[RegexValidator(r"\S", "The transaction id cannot be blank.")]
@@ -123,12 +166,26 @@ class Conversion(models.Model):
     received_at = models.DateTimeField(auto_now_add=True)
     attribution = models.CharField(max_length=16, choices=Attribution.choices)
     attribution_error = models.CharField(max_length=500, blank=True)
+    # Changed only by postbacks.conversion_status (its rules: postbacks/lifecycle.py). The
+    # database default covers rows written by raw INSERTs that do not name the column.
+    status = models.CharField(
+        max_length=16,
+        choices=Status.choices,
+        default=lifecycle.DEFAULT_STATUS,
+        db_default=lifecycle.DEFAULT_STATUS,
+    )
+    status_reason = models.CharField(max_length=500, blank=True, default="", db_default="")
+    status_changed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at"]
         constraints = [
             models.UniqueConstraint(
                 fields=["transaction_id", "event_type"], name="conversion_unique_transaction_event"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=list(lifecycle.STATUSES)),
+                name="conversion_status_valid",
             ),
             models.CheckConstraint(
                 condition=models.Q(attribution="unattributed") | models.Q(affiliate__isnull=False),
@@ -148,10 +205,54 @@ class Conversion(models.Model):
                 condition=models.Q(attribution="unattributed"),
                 name="conversion_unattributed_idx",
             ),
+            # The conversions list filtered to what still waits for the network's decision.
+            models.Index(
+                fields=["-received_at"],
+                condition=models.Q(status="pending"),
+                name="conversion_pending_idx",
+            ),
+        ]
+        permissions = [
+            ("change_conversion_status", "Can approve, reject and reverse conversions"),
         ]
 
     def __str__(self) -> str:
         return f"{self.transaction_id} / {self.event_type.code}"
+
+
+class ConversionStatusChange(models.Model):
+    """One change of a conversion's status, as it happened: a record, never edited or deleted
+    (PostgreSQL refuses both; migration 0009). Written only by postbacks.conversion_status."""
+
+    class Source(models.TextChoices):
+        API = "api", "API"
+        ADMIN = "admin", "Admin"
+
+    conversion = models.ForeignKey(
+        Conversion, on_delete=models.PROTECT, related_name="status_changes"
+    )
+    from_status = models.CharField(max_length=16, choices=Conversion.Status.choices)
+    to_status = models.CharField(max_length=16, choices=Conversion.Status.choices)
+    reason = models.CharField(max_length=500, blank=True)
+    changed_at = models.DateTimeField()
+    # The API token's user or the admin user; a user with changes on record cannot be deleted
+    # (deactivate it instead), so the record keeps saying who.
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    source = models.CharField(max_length=8, choices=Source.choices)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(from_status=models.F("to_status")),
+                name="status_change_changes",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.from_status} -> {self.to_status} of conversion #{self.conversion_id}"
 
 
 class Delivery(models.Model):
@@ -170,6 +271,14 @@ class Delivery(models.Model):
     )
     url = models.CharField(max_length=4096)
     method = models.CharField(max_length=4, default="GET")
+    # The conversion status this postback tells of: one delivery per conversion, endpoint and
+    # status. Test postbacks say approved, as a sale's first postback does.
+    status = models.CharField(
+        max_length=16,
+        choices=Conversion.Status.choices,
+        default=lifecycle.APPROVED,
+        db_default=lifecycle.APPROVED,
+    )
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
@@ -196,10 +305,14 @@ class Delivery(models.Model):
                 condition=models.Q(is_test=True) | models.Q(conversion__isnull=False),
                 name="delivery_real_has_conversion",
             ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=list(lifecycle.STATUSES)),
+                name="delivery_status_valid",
+            ),
             models.UniqueConstraint(
-                fields=["conversion", "endpoint"],
+                fields=["conversion", "endpoint", "status"],
                 condition=models.Q(is_test=False),
-                name="delivery_unique_conversion_endpoint",
+                name="delivery_unique_conversion_endpoint_status",
             ),
         ]
         indexes = [

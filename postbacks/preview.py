@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from affiliates.models import Affiliate
 from offers.models import Offer
+from postbacks import lifecycle
 from postbacks.macros import (
     TemplateError,
     available_macros,
@@ -129,9 +130,12 @@ def sample_network_values(
     event: EventType,
     occurred_at: datetime,
     transaction_id: str = PREVIEW_TRANSACTION_ID,
+    status: str = lifecycle.APPROVED,
+    status_values: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """The network macros of a sample conversion: the offer's payout (or 1.00 on a sample
-    offer), so every preview and test postback shows the same numbers."""
+    """The network macros of a sample conversion at `status` (spelt by `status_values`): the
+    offer's payout (or 1.00 on a sample offer), so every preview and test postback shows the same
+    numbers. Its postback id is the transaction id and the status: a test's own."""
     payout = offer.payout if offer is not None and offer.payout is not None else SAMPLE_AMOUNT
     return network_values(
         transaction_id=transaction_id,
@@ -145,6 +149,10 @@ def sample_network_values(
         amount=payout,
         currency=(offer.currency if offer else "") or "USD",
         occurred_at=occurred_at.replace(microsecond=0),
+        status=status,
+        status_values=status_values or {},
+        reason="",
+        postback_id=f"{transaction_id}-{status}",
     )
 
 
@@ -158,15 +166,19 @@ def sample_url(
     event: EventType,
     occurred_at: datetime,
     transaction_id: str = PREVIEW_TRANSACTION_ID,
+    status: str = lifecycle.APPROVED,
+    status_values: Mapping[str, str] | None = None,
 ) -> str:
-    """The URL ``url_template`` fires for a sample conversion of ``event`` with these tracker
-    values. Raises TemplateError naming the problem."""
+    """The URL ``url_template`` fires for a sample conversion of ``event`` at ``status`` with
+    these tracker values. Raises TemplateError naming the problem."""
     network = sample_network_values(
         network_id=network_id,
         offer=offer,
         event=event,
         occurred_at=occurred_at,
         transaction_id=transaction_id,
+        status=status,
+        status_values=status_values,
     )
     values = macro_values(network=network, tracker=tracker, tracker_params=list(tracker_params))
     return render_url(url_template, values)
@@ -213,6 +225,7 @@ class EventUrl:
     event: str
     event_name: str
     url: str
+    status: str = lifecycle.APPROVED
 
 
 @dataclass(frozen=True)
@@ -232,9 +245,12 @@ def template_preview(
     test_link: str = "",
     offer: Offer | None = None,
     event_types: Iterable[EventType] = (),
+    fire_on: Sequence[str] = lifecycle.DEFAULT_FIRE_ON,
+    status_values: Mapping[str, str] | None = None,
 ) -> Preview:
     """The URL a template fires for a sample conversion of each event (no event chosen: a sample
-    sale), with the test link's tracker values. Unsaved input is fine: nothing is written."""
+    sale) at each status it fires on, with the test link's tracker values. Unsaved input is fine:
+    nothing is written."""
     if affiliate is None:
         return Preview(
             [], "", "Choose the affiliate to see the URL rendered.", available_macros([])
@@ -249,18 +265,24 @@ def template_preview(
     now = timezone.now()
     events = sorted(event_types, key=lambda event: event.code) or [default_event()]
     urls = []
+    statuses = [status for status in lifecycle.STATUSES if status in fire_on] or [
+        lifecycle.APPROVED
+    ]
     try:
         for event in events:
-            url = sample_url(
-                url_template=url_template,
-                tracker_params=list(affiliate.tracker_params or []),
-                network_id=affiliate.network_id,
-                tracker=tracker,
-                offer=offer,
-                event=event,
-                occurred_at=now,
-            )
-            urls.append(EventUrl(event.code, event.name, url))
+            for status in statuses:
+                url = sample_url(
+                    url_template=url_template,
+                    tracker_params=list(affiliate.tracker_params or []),
+                    network_id=affiliate.network_id,
+                    tracker=tracker,
+                    offer=offer,
+                    event=event,
+                    occurred_at=now,
+                    status=status,
+                    status_values=status_values,
+                )
+                urls.append(EventUrl(event.code, event.name, url, status))
     except TemplateError as exc:
         return Preview([], source, str(exc), macros)
     return Preview(urls, source, "", macros)
@@ -274,4 +296,6 @@ def endpoint_preview(*, endpoint: PostbackEndpoint) -> Preview:
         test_link=endpoint.test_link,
         offer=endpoint.offer,
         event_types=endpoint.event_types.all(),
+        fire_on=endpoint.fire_on or lifecycle.DEFAULT_FIRE_ON,
+        status_values=endpoint.status_values,
     )

@@ -15,6 +15,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from postbacks import lifecycle
 from postbacks.delivery.sender import send_now
 from postbacks.delivery.services import deliveries_claim, delivery_outcomes_record
 from postbacks.macros import TemplateError
@@ -82,6 +83,9 @@ def endpoint_test_url(
             event=event,
             occurred_at=now,
             transaction_id=f"test-{int(now.timestamp())}",
+            # What the receiver hears first: the first status the endpoint fires on.
+            status=next(iter(endpoint.fire_on or []), lifecycle.APPROVED),
+            status_values=endpoint.status_values,
         )
     except TemplateError as exc:
         raise ValidationError(

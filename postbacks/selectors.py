@@ -73,3 +73,13 @@ def endpoint_list(
     if status is not None:
         endpoints = endpoints.filter(status=status)
     return endpoints
+
+
+def conversion_ids_by_key(*, keys: Collection[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """The ids of the conversions named by (transaction_id, event code), in one query on the
+    unique (transaction_id, event_type) index; names that match nothing are left out."""
+    wanted = set(keys)
+    found = Conversion.objects.filter(
+        transaction_id__in={transaction_id for transaction_id, _ in wanted}
+    ).values_list("transaction_id", "event_type__code", "pk")
+    return {(tx, code): pk for tx, code, pk in found if (tx, code) in wanted}

@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from postbacks import lifecycle
 from postbacks.models import Delivery, DeliveryAttempt
 
 
@@ -24,6 +25,9 @@ class DeliveryOutputSerializer(serializers.ModelSerializer):
 
     conversion_id = serializers.IntegerField(allow_null=True)
     endpoint_id = serializers.IntegerField()
+    status = serializers.ChoiceField(
+        choices=lifecycle.STATUSES, help_text="The conversion status this postback tells of."
+    )
     attempt_log = DeliveryAttemptOutputSerializer(many=True)
 
     class Meta:
@@ -32,6 +36,7 @@ class DeliveryOutputSerializer(serializers.ModelSerializer):
             "id",
             "conversion_id",
             "endpoint_id",
+            "status",
             "url",
             "method",
             "state",

@@ -15,7 +15,7 @@ from django.db.models import Field, Q
 from django.utils import timezone
 
 from affiliates.models import Affiliate
-from postbacks import lookups
+from postbacks import lifecycle, lookups
 from postbacks.delivery.queue import enqueue_ids
 from postbacks.macros import TemplateError, macro_values, network_values, render_url
 from postbacks.models import Conversion, Delivery, PostbackEndpoint
@@ -85,7 +85,10 @@ class AffiliateBook:
         return Attribution(affiliate, values)
 
 
-def conversion_network_values(conversion: Conversion) -> dict[str, str]:
+def conversion_network_values(
+    conversion: Conversion, *, endpoint: PostbackEndpoint, status: str, reason: str
+) -> dict[str, str]:
+    """The network macros of the postback that tells `endpoint` of `conversion` at `status`."""
     return network_values(
         transaction_id=conversion.transaction_id,
         conversion_id=conversion.pk,
@@ -98,30 +101,51 @@ def conversion_network_values(conversion: Conversion) -> dict[str, str]:
         amount=conversion.amount,
         currency=conversion.currency,
         occurred_at=conversion.occurred_at,
+        status=status,
+        status_values=endpoint.status_values or {},
+        reason=reason,
+        postback_id=lifecycle.postback_id(
+            conversion_id=conversion.pk, endpoint_id=endpoint.pk, status=status
+        ),
     )
 
 
-def endpoint_render(*, endpoint: PostbackEndpoint, conversion: Conversion) -> str:
+def endpoint_render(
+    *, endpoint: PostbackEndpoint, conversion: Conversion, status: str, reason: str = ""
+) -> str:
     params = endpoint.affiliate.tracker_params or []
     values = macro_values(
-        network=conversion_network_values(conversion),
+        network=conversion_network_values(
+            conversion, endpoint=endpoint, status=status, reason=reason
+        ),
         tracker=conversion.tracker_values or {},
         tracker_params=params,
     )
     return render_url(endpoint.url_template, values)
 
 
-def _deliveries_build(
-    *, conversion: Conversion, endpoints: Sequence[PostbackEndpoint], now: datetime
+def deliveries_build(
+    *,
+    conversion: Conversion,
+    endpoints: Sequence[PostbackEndpoint],
+    status: str,
+    reason: str = "",
+    now: datetime,
 ) -> list[Delivery]:
-    """Delivery rows for the endpoints that fire for this conversion. An endpoint whose template
-    cannot be rendered is logged and skipped (validation makes that rare)."""
+    """Delivery rows telling of `conversion` at `status`, for the endpoints that fire for it and
+    on that status (an endpoint that fires on approval only holds a pending sale, and never hears
+    of a rejected one). An endpoint whose template cannot be rendered is logged and skipped
+    (validation makes that rare)."""
     deliveries = []
     for endpoint in endpoints_firing(
         endpoints, offer_id=conversion.offer_id, event_type_id=conversion.event_type_id
     ):
+        if not lifecycle.fires(endpoint.fire_on, status):
+            continue
         try:
-            url = endpoint_render(endpoint=endpoint, conversion=conversion)
+            url = endpoint_render(
+                endpoint=endpoint, conversion=conversion, status=status, reason=reason
+            )
         except TemplateError as exc:
             logger.error(
                 "endpoint %s cannot render for conversion %s: %s", endpoint.pk, conversion.pk, exc
@@ -131,6 +155,7 @@ def _deliveries_build(
             Delivery(
                 conversion=conversion,
                 endpoint=endpoint,
+                status=status,
                 url=url,
                 method=endpoint.method,
                 next_attempt_at=now,
@@ -150,6 +175,7 @@ class IngestItem:
     amount: Decimal | None = None
     currency: str = ""
     occurred_at: datetime | None = None
+    status: str = lifecycle.DEFAULT_STATUS
 
 
 @dataclass(frozen=True)
@@ -172,6 +198,7 @@ _INSERT_FIELDS = (
     "received_at",
     "attribution",
     "attribution_error",
+    "status",
 )
 _INSERT_CHUNK = 500
 
@@ -256,6 +283,7 @@ def conversions_ingest(*, items: Sequence[IngestItem]) -> list[IngestResult | Va
                         else Conversion.Attribution.UNATTRIBUTED
                     ),
                     attribution_error=attribution.error[:500],
+                    status=item.status,
                 ),
             )
         )
@@ -278,9 +306,10 @@ def conversions_ingest(*, items: Sequence[IngestItem]) -> list[IngestResult | Va
                 delivery
                 for _, conversion in new
                 if conversion.affiliate_id is not None
-                for delivery in _deliveries_build(
+                for delivery in deliveries_build(
                     conversion=conversion,
                     endpoints=endpoints.get(conversion.affiliate_id, []),
+                    status=conversion.status,
                     now=now,
                 )
             ]

@@ -220,6 +220,8 @@ SPECTACULAR_SETTINGS = {
         "AffiliateStatusEnum": "affiliates.models.Affiliate.Status",
         "EndpointStatusEnum": "postbacks.models.PostbackEndpoint.Status",
         "BatchResultStatusEnum": "postbacks.apis.BATCH_RESULT_STATUSES",
+        "ConversionStatusEnum": "postbacks.lifecycle.STATUSES",
+        "IngestStatusEnum": "postbacks.lifecycle.INGEST_STATUSES",
     },
 }
 # Largest ingest body (docs/spec.md §5: 64 KiB single; the batch endpoint allows 1000 items).

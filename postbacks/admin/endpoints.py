@@ -143,6 +143,7 @@ class PostbackEndpointAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
             "Postback",
             {"fields": ("url_template", "method", "available_macros_display", "test_link")},
         ),
+        ("Statuses", {"fields": ("fire_on", "status_values")}),
         ("Preview", {"fields": ("sample_url",)}),
         (None, {"fields": (("created_at", "updated_at"),)}),
     )
@@ -311,13 +312,15 @@ class PostbackEndpointAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
             test_link=data["test_link"],
             offer=data["offer"],
             event_types=data["event_types"],
+            fire_on=data["fire_on"],
+            status_values=data["status_values"],
         )
         return JsonResponse(
             {
                 "error": preview.error,
                 "source": preview.source,
                 "urls": [
-                    {"event": u.event, "event_name": u.event_name, "url": u.url}
+                    {"event": u.event, "event_name": u.event_name, "status": u.status, "url": u.url}
                     for u in preview.urls
                 ],
                 "macros": [

@@ -10,6 +10,7 @@ from django.contrib import admin
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
 from django.utils.safestring import SafeString
 
 from affiliates.models import Affiliate
@@ -21,9 +22,16 @@ from config.admin_tools import (
     ids_of,
 )
 from offers.models import Offer
-from postbacks import exports
+from postbacks import exports, lifecycle
 from postbacks.admin.replay import ReplaysDeliveries, replay_and_report
-from postbacks.models import Conversion, Delivery, DeliveryAttempt, PostbackEndpoint
+from postbacks.admin.status import ChangesStatuses
+from postbacks.models import (
+    Conversion,
+    ConversionStatusChange,
+    Delivery,
+    DeliveryAttempt,
+    PostbackEndpoint,
+)
 
 EXCERPT_PREVIEW = 200
 # An attempt's columns on the attempts list and in the list of a delivery's attempts.
@@ -55,6 +63,7 @@ class DeliveryInline(ReadOnlyInline):
     model = Delivery
     fields = (
         "endpoint",
+        "status",
         "state",
         "attempts",
         "last_status_code",
@@ -73,8 +82,21 @@ class DeliveryInline(ReadOnlyInline):
         )
 
 
+class StatusChangeInline(ReadOnlyInline):
+    """The conversion's status history, oldest first: a record, shown as it was written."""
+
+    model = ConversionStatusChange
+    verbose_name = "status change"
+    fields = ("changed_at", "from_status", "to_status", "reason", "changed_by", "source")
+    readonly_fields = fields
+    show_change_link = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ConversionStatusChange]:
+        return super().get_queryset(request).select_related("changed_by").order_by("id")
+
+
 @admin.register(Conversion)
-class ConversionAdmin(ReplaysDeliveries, ManagedRowsAdmin, ExportableRecordAdmin):
+class ConversionAdmin(ChangesStatuses, ReplaysDeliveries, ManagedRowsAdmin, ExportableRecordAdmin):
     export = staticmethod(exports.conversions_export)
     # Unattributed conversions are nobody's yet: every manager may pick them up (docs/spec.md §3).
     manager_path = "affiliate__account_manager"
@@ -87,18 +109,30 @@ class ConversionAdmin(ReplaysDeliveries, ManagedRowsAdmin, ExportableRecordAdmin
         "amount",
         "currency",
         "attribution",
+        "status",
         "occurred_at",
         "received_at",
     )
-    list_filter = ("attribution", "event_type", "offer__kind", "affiliate__account_manager")
+    list_filter = (
+        "status",
+        "attribution",
+        "event_type",
+        "offer__kind",
+        "affiliate__account_manager",
+    )
     list_select_related = ("event_type", "offer", "affiliate")
     date_hierarchy = "received_at"
     ordering = ("-received_at",)
     search_fields = ("transaction_id", "affiliate__network_id", "offer__network_offer_id")
     search_help_text = "Transaction id, affiliate network id or offer id (all exact)."
     autocomplete_fields = ("event_type", "offer", "affiliate")
-    inlines = (DeliveryInline,)
-    actions = ("replay_failed_deliveries",)
+    inlines = (StatusChangeInline, DeliveryInline)
+    actions = (
+        "replay_failed_deliveries",
+        "approve_selected",
+        "reject_selected",
+        "reverse_selected",
+    )
     fieldsets = (
         (
             None,
@@ -111,6 +145,7 @@ class ConversionAdmin(ReplaysDeliveries, ManagedRowsAdmin, ExportableRecordAdmin
                 )
             },
         ),
+        ("Status", {"fields": ("status", "status_reason", "status_changed_at")}),
         (
             "Attribution",
             {"fields": ("attribution", "attribution_error", "tracker_raw", "tracker_values_table")},
@@ -152,6 +187,24 @@ class ConversionAdmin(ReplaysDeliveries, ManagedRowsAdmin, ExportableRecordAdmin
         )
         replay_and_report(self, request, ids_of(deliveries))
 
+    @admin.action(description="Approve the selected conversions…", permissions=["change_status"])
+    def approve_selected(
+        self, request: HttpRequest, queryset: QuerySet[Conversion]
+    ) -> TemplateResponse | None:
+        return self.status_action(request, queryset, status=lifecycle.APPROVED)
+
+    @admin.action(description="Reject the selected conversions…", permissions=["change_status"])
+    def reject_selected(
+        self, request: HttpRequest, queryset: QuerySet[Conversion]
+    ) -> TemplateResponse | None:
+        return self.status_action(request, queryset, status=lifecycle.REJECTED)
+
+    @admin.action(description="Reverse the selected conversions…", permissions=["change_status"])
+    def reverse_selected(
+        self, request: HttpRequest, queryset: QuerySet[Conversion]
+    ) -> TemplateResponse | None:
+        return self.status_action(request, queryset, status=lifecycle.REVERSED)
+
 
 class DeliveryAttemptInline(AttemptColumns, ReadOnlyInline):
     model = DeliveryAttempt
@@ -172,6 +225,7 @@ class DeliveryAdmin(ReplaysDeliveries, ManagedRowsAdmin, ExportableRecordAdmin):
         "id",
         "conversion",
         "endpoint",
+        "status",
         "state",
         "attempts",
         "last_status_code",
@@ -179,7 +233,7 @@ class DeliveryAdmin(ReplaysDeliveries, ManagedRowsAdmin, ExportableRecordAdmin):
         "next_attempt_at",
         "created_at",
     )
-    list_filter = ("state", "is_test", "method", "endpoint__affiliate__account_manager")
+    list_filter = ("state", "status", "is_test", "method", "endpoint__affiliate__account_manager")
     list_select_related = ("conversion__event_type", "endpoint__affiliate", "endpoint__offer")
     ordering = ("-created_at",)
     search_fields = ("id", "conversion__transaction_id", "endpoint__url_template")
@@ -190,7 +244,7 @@ class DeliveryAdmin(ReplaysDeliveries, ManagedRowsAdmin, ExportableRecordAdmin):
     inlines = (DeliveryAttemptInline,)
     actions = ("replay_selected",)
     fieldsets = (
-        (None, {"fields": (("conversion", "endpoint"), ("method", "is_test"), "url")}),
+        (None, {"fields": (("conversion", "endpoint"), ("status", "method", "is_test"), "url")}),
         (
             "State",
             {

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from postbacks import metrics
@@ -29,7 +29,16 @@ def _claimable(now: datetime) -> Q:
     due = Q(state__in=[State.PENDING, State.FAILED], next_attempt_at__lte=now)
     abandoned = Q(state=State.SENDING, locked_until__lt=now)
     sendable = Q(is_test=True) | Q(endpoint__status=PostbackEndpoint.Status.LIVE)
-    return (due | abandoned) & sendable
+    # A status postback waits until every earlier postback of its conversion to the same
+    # endpoint has started its first attempt: a receiver hears of a sale before its reversal.
+    untried_before = Delivery.objects.filter(
+        conversion=OuterRef("conversion"),
+        endpoint=OuterRef("endpoint"),
+        is_test=False,
+        attempts=0,
+        pk__lt=OuterRef("pk"),
+    )
+    return (due | abandoned) & sendable & ~Q(Exists(untried_before))
 
 
 def deliveries_claim(

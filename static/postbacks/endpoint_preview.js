@@ -8,7 +8,9 @@
 (function () {
     "use strict";
 
-    var WATCHED = ["affiliate", "offer", "event_types", "url_template", "test_link"];
+    var WATCHED = [
+        "affiliate", "offer", "event_types", "url_template", "test_link", "fire_on", "status_values"
+    ];
     var DELAY_MS = 250;
 
     function element(tag, className, text) {
@@ -33,7 +35,9 @@
             data.urls.forEach(function (item) {
                 var row = element("li");
                 row.appendChild(element("strong", "", item.event));
-                row.appendChild(document.createTextNode(" (" + item.event_name + "): "));
+                row.appendChild(
+                    document.createTextNode(" (" + item.event_name + "), " + item.status + ": ")
+                );
                 row.appendChild(element("code", "", item.url));
                 list.appendChild(row);
             });

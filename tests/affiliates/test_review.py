@@ -61,6 +61,13 @@ def test_approve_creates_the_affiliate_and_an_endpoint_in_testing():
     assert request.affiliate == affiliate
 
 
+def test_an_approved_request_fires_on_approved_sales_only_as_before_statuses():
+    endpoint = setup_request_approve(setup_request=new_request(), reviewer=UserFactory.create())
+
+    endpoint.refresh_from_db()
+    assert (endpoint.fire_on, endpoint.status_values) == (["approved"], {})
+
+
 @pytest.mark.parametrize(
     ("events", "chosen", "expected"),
     [

@@ -37,6 +37,7 @@ _SEEDED: dict[str, str] = {
     "/api/v1/postback-endpoints/{id}/": "endpoint",
     "/api/v1/postback-endpoints/{id}/test/": "endpoint",
     "/api/v1/conversions/{id}/": "conversion",
+    "/api/v1/conversions/{id}/status/": "conversion",
     "/api/v1/deliveries/{id}/": "delivery",
 }
 

@@ -371,3 +371,49 @@ def test_endpoint_list_has_no_n_plus_one(
         )
     with django_assert_max_num_queries(8):
         assert manage_client.get(ENDPOINTS).json()["count"] == 11
+
+
+def test_endpoint_statuses_default_to_approved_and_take_the_receivers_words(
+    world: World, manage_client: APIClient
+) -> None:
+    base = {
+        "affiliate_id": 1234567,
+        "event_types": ["signup"],
+        "url_template": "https://track.example/pb?cid={clickId}&s={status}",
+    }
+    created = manage_client.post(ENDPOINTS, base, format="json")
+    assert created.status_code == 201, created.content
+    assert (created.json()["fire_on"], created.json()["status_values"]) == (["approved"], {})
+
+    url = f"{ENDPOINTS}{created.json()['id']}/"
+    words = {"approved": "sale", "reversed": "rejected"}
+    patched = manage_client.patch(
+        url, {"fire_on": ["reversed", "approved"], "status_values": words}, format="json"
+    )
+    assert patched.status_code == 200, patched.content
+    assert patched.json()["fire_on"] == ["approved", "reversed"]
+    assert patched.json()["status_values"] == words
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("fire_on", []),
+        ("fire_on", ["sale"]),
+        ("fire_on", ["approved", "approved"]),
+        ("status_values", {"chargeback": "cb"}),
+        ("status_values", {"approved": ""}),
+        ("status_values", ["sale"]),
+    ],
+)
+def test_endpoint_statuses_that_cannot_be_used_are_400_naming_the_field(
+    world: World, manage_client: APIClient, field: str, value: Any
+) -> None:
+    response = manage_client.patch(
+        f"{ENDPOINTS}{world.endpoint.pk}/", {field: value}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert list(response.json()) == [field]
+    world.endpoint.refresh_from_db()
+    assert (world.endpoint.fire_on, world.endpoint.status_values) == (["approved"], {})

@@ -15,7 +15,12 @@ import pytest
 from playwright.sync_api import expect
 
 from postbacks.models import PostbackEndpoint
-from tests.factories import AffiliateFactory, OfferFactory, PostbackEndpointFactory
+from tests.factories import (
+    AffiliateFactory,
+    ConversionFactory,
+    OfferFactory,
+    PostbackEndpointFactory,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -162,5 +167,23 @@ def test_the_api_docs_render_their_operations_under_the_policy(
     # Open one operation: Swagger UI's own rendering (React) works under the policy.
     page.locator(".opblock-summary", has_text="/api/v1/conversions/").first.click()
     expect(page.locator(".opblock-body").first).to_be_visible()
+    settle(page)
+    trouble.assert_none()
+
+
+def test_rejecting_conversions_with_a_reason_works_under_the_policy(
+    page: Any, live_server: Any, trouble: BrowserTrouble, admin_login: Any
+) -> None:
+    conversion = ConversionFactory.create(transaction_id="tx-check", status="pending")
+    page.goto(f"{live_server.url}/admin/postbacks/conversion/")
+    page.check(f"input[name=_selected_action][value='{conversion.pk}']")
+    page.select_option("select[name=action]", "reject_selected")
+    page.click("button[name=index]")
+    expect(page.locator("#id_reason")).to_be_visible()
+    page.fill("#id_reason", "fraud ring")
+    page.click("input[type=submit][value='Reject 1 conversion']")
+    expect(page.locator("ul.messagelist")).to_contain_text("1 conversion rejected.")
+    conversion.refresh_from_db()
+    assert (conversion.status, conversion.status_reason) == ("rejected", "fraud ring")
     settle(page)
     trouble.assert_none()

@@ -137,6 +137,9 @@ def endpoint_form(affiliate, **overrides: Any) -> dict[str, Any]:
         "status": "draft",
         "disabled_reason": "",
         "test_link": "",
+        # As the page offers them: approval checked, no words of the receiver's own.
+        "fire_on": ["approved"],
+        "status_values": "{}",
     }
     data.update(overrides)
     return data
@@ -173,6 +176,33 @@ def test_endpoint_add_form_creates_a_valid_endpoint(admin_client):
     endpoint = PostbackEndpoint.objects.get(affiliate=affiliate)
     assert endpoint.url_template == "https://track.example/pb?cid={clickId}&tx={transaction_id}"
     assert list(endpoint.event_types.values_list("code", flat=True)) == ["signup"]
+
+
+def test_endpoint_form_takes_the_statuses_to_fire_on_and_the_receivers_words(admin_client):
+    affiliate = AffiliateFactory.create(tracker_params=["affid", "clickId"])
+    data = endpoint_form(
+        affiliate,
+        fire_on=["reversed", "approved"],
+        status_values='{"approved": "sale", "reversed": "rejected"}',
+    )
+    response = admin_client.post(admin_url(PostbackEndpoint, "add"), data)
+    assert response.status_code == 302
+    endpoint = PostbackEndpoint.objects.get(affiliate=affiliate)
+    assert endpoint.fire_on == ["approved", "reversed"]
+    assert endpoint.status_values == {"approved": "sale", "reversed": "rejected"}
+    page = admin_client.get(admin_url(endpoint, "change", endpoint.pk)).content.decode()
+    assert 'name="fire_on" value="reversed"' in page
+
+
+def test_endpoint_form_refuses_no_status_and_an_unknown_one(admin_client):
+    affiliate = AffiliateFactory.create(tracker_params=["affid", "clickId"])
+    data = endpoint_form(affiliate, fire_on=[], status_values='{"chargeback": "cb"}')
+    response = admin_client.post(admin_url(PostbackEndpoint, "add"), data)
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "Choose at least one status" in errors["fire_on"][0]
+    assert "'chargeback' is not a status" in errors["status_values"][0]
+    assert not PostbackEndpoint.objects.exists()
 
 
 def test_endpoint_add_form_refuses_an_unknown_macro_naming_it(admin_client):
@@ -632,11 +662,13 @@ def test_preview_returns_the_url_of_each_selected_event(admin_client):
         {
             "event": "signup",
             "event_name": EventType.objects.get(code="signup").name,
+            "status": "approved",
             "url": "https://t.example/pb?cid=c0ffee&e=signup&sum=35.00&o=66013",
         },
         {
             "event": "trial",
             "event_name": EventType.objects.get(code="trial").name,
+            "status": "approved",
             "url": "https://t.example/pb?cid=c0ffee&e=trial&sum=35.00&o=66013",
         },
     ]

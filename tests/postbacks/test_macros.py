@@ -38,6 +38,11 @@ def test_network_macros_are_the_spec_list() -> None:
         "currency",
         "timestamp",
         "datetime",
+        # The conversion lifecycle's (status postbacks).
+        "status",
+        "reason",
+        "signed_amount",
+        "postback_id",
     }
 
 

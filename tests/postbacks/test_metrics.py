@@ -10,6 +10,7 @@ from prometheus_client.samples import Sample
 
 from config.redis_tools import redis_client
 from postbacks import metrics
+from postbacks.conversion_status import Source, StatusRequest, conversion_statuses_change
 from postbacks.delivery.queue import enqueue_ids, get_queue
 from postbacks.delivery.worker import DeliveryWorker
 from postbacks.models import AttemptHourly, Delivery, PostbackEndpoint
@@ -176,3 +177,27 @@ def test_scrape_still_answers_when_redis_is_away(client, metrics_on, settings):
     assert value(scraped, "postbacks_metrics_store_up") == 0
     assert ("postbacks_queue_depth", ()) not in scraped
     assert value(scraped, "postbacks_endpoints_disabled") == 0
+
+
+@pytest.mark.django_db
+def test_status_changes_are_counted_by_from_to_and_source(
+    metrics_on, django_capture_on_commit_callbacks
+):
+    waiting = ConversionFactory.create_batch(3, status="pending")
+    with django_capture_on_commit_callbacks(execute=True):
+        conversion_statuses_change(
+            requests=[
+                StatusRequest(waiting[0].pk, "approved"),
+                StatusRequest(waiting[1].pk, "approved"),
+                StatusRequest(waiting[2].pk, "rejected"),
+                StatusRequest(waiting[2].pk, "reversed"),  # refused: not counted
+            ],
+            changed_by=None,
+            source=Source.API,
+        )
+
+    scraped = scrape()
+    name = "postbacks_conversion_status_changes_total"
+    assert value(scraped, name, from_status="pending", to_status="approved", source="api") == 2
+    assert value(scraped, name, from_status="pending", to_status="rejected", source="api") == 1
+    assert value(scraped, name, from_status="rejected", to_status="reversed", source="api") == 0

@@ -1,0 +1,215 @@
+"""The status API: internal systems approve, reject and reverse conversions, one by id or up to
+1000 by (transaction_id, event). Ingest-scope tokens may; the token's user is recorded as who."""
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.api import error_responses
+from config.permissions import HasIngestScope
+from postbacks import conversion_status, lifecycle, selectors
+from postbacks.conversion_status import StatusOutcome, StatusRefused, StatusRequest
+
+STATUS_BATCH_MAX_ITEMS = 1000
+REASON_MAX_LENGTH = 500
+ITEM_ERROR_CODES = [
+    ("not_found", "no conversion with that transaction_id and event"),
+    ("invalid_transition", "the conversion's current status cannot become the one asked for"),
+]
+
+
+class _StatusFields(serializers.Serializer):
+    """What a change asks for. The reason is free text (newlines allowed; a NUL is refused)."""
+
+    status = serializers.ChoiceField(
+        choices=lifecycle.STATUSES, help_text="The status the conversion should have."
+    )
+    reason = serializers.CharField(
+        max_length=REASON_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Why, for the record and the affiliate (e.g. a chargeback's reference).",
+    )
+
+
+class StatusOutcomeSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The conversion's id.")
+    status = serializers.ChoiceField(
+        choices=lifecycle.STATUSES, help_text="The conversion's status now."
+    )
+    previous_status = serializers.ChoiceField(
+        choices=lifecycle.STATUSES,
+        help_text="Its status before; the same as `status` when nothing changed.",
+    )
+    changed = serializers.BooleanField(
+        help_text="False when the conversion already had that status: nothing changed, "
+        "nothing fires."
+    )
+    deliveries = serializers.ListField(
+        child=serializers.IntegerField(), help_text="The postbacks this change fired."
+    )
+
+
+class StatusRefusedSerializer(serializers.Serializer):
+    code = serializers.ChoiceField(choices=ITEM_ERROR_CODES)
+    detail = serializers.CharField()
+    id = serializers.IntegerField(required=False, help_text="The conversion's id, when found.")
+    status = serializers.ChoiceField(
+        choices=lifecycle.STATUSES,
+        required=False,
+        help_text="The conversion's current status (invalid_transition).",
+    )
+
+
+def _outcome(outcome: StatusOutcome) -> dict[str, Any]:
+    return {
+        "id": outcome.conversion_id,
+        "status": outcome.status,
+        "previous_status": outcome.previous_status,
+        "changed": outcome.changed,
+        "deliveries": list(outcome.delivery_ids),
+    }
+
+
+def _refusal(refused: StatusRefused) -> dict[str, Any]:
+    answer: dict[str, Any] = {"code": refused.code, "detail": str(refused)}
+    if refused.code != "not_found":
+        answer["id"] = refused.conversion_id
+        answer["status"] = refused.current_status
+    return answer
+
+
+@extend_schema(tags=["conversions"])
+class ConversionStatusApi(APIView):
+    permission_classes = [HasIngestScope]
+
+    class InputSerializer(_StatusFields):
+        class Meta:
+            ref_name = "ConversionStatusInput"
+
+    @extend_schema(
+        operation_id="conversions_status_change",
+        summary="Approve, reject or reverse one conversion",
+        description=(
+            "Allowed: pending -> approved | rejected, approved -> reversed, rejected -> "
+            "approved. The status it already has answers 200 with `changed` false and fires "
+            "nothing; any other change answers 409 naming the current status."
+        ),
+        request=InputSerializer,
+        responses={
+            200: StatusOutcomeSerializer,
+            404: OpenApiResponse(StatusRefusedSerializer, description="No such conversion."),
+            409: OpenApiResponse(
+                StatusRefusedSerializer,
+                description="`invalid_transition`: the current status (in `status`) cannot "
+                "become the one asked for; nothing was changed.",
+            ),
+            **error_responses(400, 413, 415),
+        },
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            outcome = conversion_status.conversion_status_change(
+                conversion_id=pk,
+                status=serializer.validated_data["status"],
+                reason=serializer.validated_data["reason"],
+                changed_by=request.user,  # type: ignore[arg-type]
+                source=conversion_status.Source.API,
+            )
+        except StatusRefused as refused:
+            code = (
+                status.HTTP_404_NOT_FOUND
+                if refused.code == "not_found"
+                else status.HTTP_409_CONFLICT
+            )
+            return Response(StatusRefusedSerializer(_refusal(refused)).data, status=code)
+        return Response(StatusOutcomeSerializer(_outcome(outcome)).data)
+
+
+class StatusChangeItemSerializer(_StatusFields):
+    transaction_id = serializers.CharField(max_length=128, trim_whitespace=False)
+    event = serializers.CharField(max_length=32, help_text="The conversion's event code.")
+
+    class Meta:
+        ref_name = "ConversionStatusChangeItem"
+
+
+class StatusBatchResultSerializer(serializers.Serializer):
+    """One per change, in order: the outcome, or `code` and `detail` when it was refused."""
+
+    id = serializers.IntegerField(required=False)
+    status = serializers.ChoiceField(choices=lifecycle.STATUSES, required=False)
+    previous_status = serializers.ChoiceField(choices=lifecycle.STATUSES, required=False)
+    changed = serializers.BooleanField(required=False)
+    deliveries = serializers.ListField(child=serializers.IntegerField(), required=False)
+    code = serializers.ChoiceField(choices=ITEM_ERROR_CODES, required=False)
+    detail = serializers.CharField(required=False)
+
+
+@extend_schema(tags=["conversions"])
+class ConversionStatusBatchApi(APIView):
+    permission_classes = [HasIngestScope]
+
+    class InputSerializer(serializers.Serializer):
+        changes: serializers.ListSerializer[Any] = serializers.ListSerializer(
+            child=StatusChangeItemSerializer(), allow_empty=False, max_length=STATUS_BATCH_MAX_ITEMS
+        )
+
+        class Meta:
+            ref_name = "ConversionStatusBatchInput"
+
+    class OutputSerializer(serializers.Serializer):
+        results = StatusBatchResultSerializer(many=True)
+
+        class Meta:
+            ref_name = "ConversionStatusBatchOutput"
+
+    @extend_schema(
+        operation_id="conversions_status_change_batch",
+        summary="Approve, reject or reverse up to 1000 conversions",
+        description=(
+            "Each change is applied on its own, in order, as by POST /conversions/{id}/status/; "
+            "the answer holds one result per change: the outcome, or `code` `not_found` or "
+            "`invalid_transition` (with the current `status`) for a change that was refused. "
+            "A malformed change (unknown status, reason over 500 characters, ...) is a 400 for "
+            "the whole batch and nothing is applied."
+        ),
+        request=InputSerializer,
+        responses={200: OutputSerializer, **error_responses(400, 413, 415)},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        changes = serializer.validated_data["changes"]
+        ids = selectors.conversion_ids_by_key(
+            keys=[(change["transaction_id"], change["event"]) for change in changes]
+        )
+        results: list[dict[str, Any]] = [{} for _ in changes]
+        found: list[tuple[int, StatusRequest]] = []
+        for index, change in enumerate(changes):
+            pk = ids.get((change["transaction_id"], change["event"]))
+            if pk is None:
+                results[index] = {
+                    "code": "not_found",
+                    "detail": f"No conversion {change['transaction_id']!r} for event "
+                    f"{change['event']!r}.",
+                }
+            else:
+                found.append((index, StatusRequest(pk, change["status"], change["reason"])))
+        outcomes = conversion_status.conversion_statuses_change(
+            requests=[request for _, request in found],
+            changed_by=request.user,  # type: ignore[arg-type]
+            source=conversion_status.Source.API,
+        )
+        for (index, _), outcome in zip(found, outcomes, strict=True):
+            results[index] = (
+                _refusal(outcome) if isinstance(outcome, StatusRefused) else _outcome(outcome)
+            )
+        return Response(self.OutputSerializer({"results": results}).data)
