@@ -20,7 +20,7 @@ from config.api import MAX_ID, error_responses
 from config.permissions import HasIngestScope, HasManageScope
 from config.throttling import IngestRateThrottle, ingest_rate_charge
 from offers.currencies import validate_currency
-from postbacks import selectors, services
+from postbacks import mending, selectors, services
 from postbacks.macros import unprintable_index
 from postbacks.models import Conversion
 from postbacks.serializers import DeliveryOutputSerializer
@@ -320,6 +320,11 @@ class DeliveryDetailApi(APIView):
         return Response(DeliveryOutputSerializer(delivery).data)
 
 
+class ReplayRefusedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    error = serializers.CharField()
+
+
 @extend_schema(tags=["deliveries"])
 class DeliveryReplayApi(APIView):
     permission_classes = [HasManageScope]
@@ -329,6 +334,12 @@ class DeliveryReplayApi(APIView):
             child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
             min_length=1,
             max_length=REPLAY_MAX_IDS,
+        )
+        rerender = serializers.BooleanField(
+            default=False,
+            help_text="Render each URL again from its endpoint's template as it is now (a fixed "
+            "host, a new macro); the attempts made before keep the URL they sent. Without it, "
+            "the stored URL is sent again.",
         )
 
         class Meta:
@@ -343,6 +354,12 @@ class DeliveryReplayApi(APIView):
             help_text="False when the queue is away: the deliveries are due and are sent as "
             "soon as it is back."
         )
+        refused = ReplayRefusedSerializer(
+            many=True,
+            required=False,
+            help_text="With rerender only: the deliveries not replayed, and why (a template that "
+            "cannot render now, a test postback).",
+        )
 
         class Meta:
             ref_name = "DeliveryReplayOutput"
@@ -350,16 +367,26 @@ class DeliveryReplayApi(APIView):
     @extend_schema(
         operation_id="deliveries_replay",
         summary="Send deliveries again now, whatever their state",
+        description=(
+            "Without `rerender` each delivery sends its stored URL again. With `rerender: true` "
+            "the URL is rendered again from the endpoint's template as it is now; every attempt "
+            "keeps the URL it sent (`attempt_log[].url`)."
+        ),
         request=InputSerializer,
         responses={202: OutputSerializer, **error_responses(400, 413, 415)},
     )
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        replay = services.deliveries_replay(delivery_ids=serializer.validated_data["ids"])
-        return Response(
-            self.OutputSerializer(
-                {"queued": replay.delivery_ids, "queue_available": replay.queued}
-            ).data,
-            status=status.HTTP_202_ACCEPTED,
-        )
+        ids = serializer.validated_data["ids"]
+        answer: dict[str, Any] = {}
+        if serializer.validated_data["rerender"]:
+            rerendered = mending.deliveries_replay_rerendered(delivery_ids=ids)
+            replay = rerendered.replay
+            answer["refused"] = [
+                {"id": pk, "error": error} for pk, error in rerendered.refused.items()
+            ]
+        else:
+            replay = services.deliveries_replay(delivery_ids=ids)
+        answer.update(queued=replay.delivery_ids, queue_available=replay.queued)
+        return Response(self.OutputSerializer(answer).data, status=status.HTTP_202_ACCEPTED)

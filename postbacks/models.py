@@ -231,6 +231,9 @@ class DeliveryAttempt(models.Model):
 
     delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
     number = models.PositiveIntegerField()
+    # The URL this attempt sent: a replay with the current template changes the delivery's URL,
+    # and the attempts made before keep the one they sent.
+    url = models.CharField(max_length=4096, blank=True)
     started_at = models.DateTimeField()
     duration_ms = models.PositiveIntegerField(default=0)
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)

@@ -155,13 +155,21 @@ class ConversionAdmin(ReplaysDeliveries, ManagedRowsAdmin, ExportableRecordAdmin
 
 class DeliveryAttemptInline(AttemptColumns, ReadOnlyInline):
     model = DeliveryAttempt
-    fields = (*ATTEMPT_COLUMNS, "excerpt")
+    fields = (*ATTEMPT_COLUMNS, "sent_to", "excerpt")
     readonly_fields = fields
     show_change_link = True
     excerpt_limit = EXCERPT_PREVIEW
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[DeliveryAttempt]:
-        return super().get_queryset(request).order_by("number")
+        return super().get_queryset(request).select_related("delivery").order_by("number")
+
+    @admin.display(description="Sent to")
+    def sent_to(self, obj: DeliveryAttempt) -> str:
+        # Only a URL that differs from the delivery's (a replay with the current URL) is spelt
+        # out: the same long URL on every row would hide the one that matters.
+        if not obj.url or obj.url == obj.delivery.url:
+            return "the URL above"
+        return obj.url
 
 
 @admin.register(Delivery)
@@ -188,7 +196,7 @@ class DeliveryAdmin(ReplaysDeliveries, ManagedRowsAdmin, ExportableRecordAdmin):
     )
     autocomplete_fields = ("conversion", "endpoint")
     inlines = (DeliveryAttemptInline,)
-    actions = ("replay_selected",)
+    actions = ("replay_selected", "replay_with_current_url")
     fieldsets = (
         (None, {"fields": (("conversion", "endpoint"), ("method", "is_test"), "url")}),
         (
@@ -219,6 +227,12 @@ class DeliveryAdmin(ReplaysDeliveries, ManagedRowsAdmin, ExportableRecordAdmin):
     def replay_selected(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
         replay_and_report(self, request, ids_of(queryset))
 
+    @admin.action(description="Replay with the current URL", permissions=["replay"])
+    def replay_with_current_url(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
+        """For a fixed endpoint: the URL is rendered again from its template as it is now; the
+        attempts made before keep the URL they sent."""
+        replay_and_report(self, request, ids_of(queryset), rerender=True)
+
 
 @admin.register(DeliveryAttempt)
 class DeliveryAttemptAdmin(AttemptColumns, ManagedRowsAdmin, RecordAdmin):
@@ -233,6 +247,7 @@ class DeliveryAttemptAdmin(AttemptColumns, ManagedRowsAdmin, RecordAdmin):
     fields = (
         "delivery",
         ("number", "trigger"),
+        "url",
         ("started_at", "duration"),
         "status_code",
         "error",
