@@ -109,6 +109,22 @@ class ConversionInputSerializer(serializers.Serializer):
         return value
 
 
+def _pair(child: serializers.Field) -> serializers.ListField:
+    return serializers.ListField(child=child, min_length=2, max_length=2, required=False)
+
+
+class IgnoredFieldsSerializer(serializers.Serializer):
+    """Each field a repeat sent differently, as [stored, sent]; fields it left out are not
+    compared."""
+
+    offer_id = _pair(serializers.IntegerField())
+    tracker = _pair(serializers.CharField(allow_blank=True))
+    affiliate_id = _pair(serializers.IntegerField(allow_null=True))
+    amount = _pair(serializers.CharField(allow_null=True))
+    currency = _pair(serializers.CharField(allow_blank=True))
+    occurred_at = _pair(serializers.CharField(allow_null=True))
+
+
 class ConversionAnswerSerializer(serializers.Serializer):
     """The answer to an ingested conversion, the first time (202) and every time after (200)."""
 
@@ -118,6 +134,13 @@ class ConversionAnswerSerializer(serializers.Serializer):
     attribution = serializers.ChoiceField(choices=Conversion.Attribution.choices)
     attribution_error = serializers.CharField()
     deliveries = serializers.ListField(child=serializers.IntegerField())
+    duplicate = serializers.BooleanField(
+        required=False,
+        help_text="Only on a repeat (200) that sent some field differently: true, and "
+        "`ignored` says which; nothing was changed. An identical repeat answers exactly the "
+        "first answer.",
+    )
+    ignored = IgnoredFieldsSerializer(required=False)
 
 
 def _item(data: dict[str, Any]) -> services.IngestItem:
@@ -135,7 +158,7 @@ def _item(data: dict[str, Any]) -> services.IngestItem:
 
 def _answer(result: services.IngestResult) -> dict[str, Any]:
     conversion = result.conversion
-    return {
+    answer: dict[str, Any] = {
         "id": conversion.pk,
         "transaction_id": conversion.transaction_id,
         "event": conversion.event_type.code,
@@ -143,6 +166,9 @@ def _answer(result: services.IngestResult) -> dict[str, Any]:
         "attribution_error": conversion.attribution_error,
         "deliveries": result.delivery_ids,
     }
+    if result.ignored:
+        answer.update(duplicate=True, ignored=result.ignored)
+    return answer
 
 
 def _answer_status(result: services.IngestResult) -> int:
@@ -159,7 +185,9 @@ class ConversionIngestApi(APIView):
         summary="Report a conversion event",
         description=(
             "Stores the conversion once and queues its postbacks. The same (transaction_id, "
-            "event) again answers 200 with the first answer and creates nothing."
+            "event) again answers 200 with the first answer and creates nothing; when the "
+            "repeat sent some field differently, the answer adds `duplicate: true` and "
+            "`ignored` (field -> [stored, sent])."
         ),
         request=ConversionInputSerializer,
         responses={
@@ -167,7 +195,9 @@ class ConversionIngestApi(APIView):
                 ConversionAnswerSerializer, description="Stored; postbacks queued."
             ),
             200: OpenApiResponse(
-                ConversionAnswerSerializer, description="Already stored: the first answer."
+                ConversionAnswerSerializer,
+                description="Already stored: the first answer (with `duplicate` and `ignored` "
+                "when the repeat differs).",
             ),
             **error_responses(400, 413, 415, 429),
         },
@@ -198,6 +228,8 @@ class ConversionBatchResultSerializer(serializers.Serializer):
     attribution = serializers.ChoiceField(choices=Conversion.Attribution.choices, required=False)
     attribution_error = serializers.CharField(required=False)
     deliveries = serializers.ListField(child=serializers.IntegerField(), required=False)
+    duplicate = serializers.BooleanField(required=False)
+    ignored = IgnoredFieldsSerializer(required=False)
     # The metaclass moves declared fields off the class, so this does not hide Serializer.errors.
     errors = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()),

@@ -1,6 +1,7 @@
 """Writes for conversions: ingest (docs/spec.md §3, §5) and the deliveries it creates (docs/spec.md
 §4, §6)."""
 
+import dataclasses
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from django.utils import timezone
 from affiliates.models import Affiliate
 from postbacks import lookups
 from postbacks.delivery.queue import enqueue_ids
+from postbacks.ingest_answers import ConversionFacts, IgnoredValue, repeat_ignored
 from postbacks.macros import TemplateError, macro_values, network_values, render_url
 from postbacks.models import Conversion, Delivery, PostbackEndpoint
 from postbacks.selectors import endpoints_by_affiliate, endpoints_firing
@@ -157,6 +159,33 @@ class IngestResult:
     conversion: Conversion
     created: bool
     delivery_ids: list[int]
+    # For a repeat: the fields it sent differently, [stored, sent], all ignored.
+    ignored: dict[str, list[IgnoredValue]] = dataclasses.field(default_factory=dict)
+
+
+def _as_repeat(result: IngestResult, item: IngestItem) -> IngestResult:
+    """The stored conversion's answer to a repeat, with what the repeat said differently. Only
+    repeats pay for this: the stored conversion is already loaded with its offer and affiliate."""
+    stored = result.conversion
+    facts = ConversionFacts(
+        offer_id=stored.offer.network_offer_id,
+        tracker=stored.tracker_raw,
+        affiliate_id=stored.affiliate.network_id if stored.affiliate else None,
+        amount=stored.amount,
+        currency=stored.currency,
+        occurred_at=stored.occurred_at,
+    )
+    sent = ConversionFacts(
+        offer_id=item.offer_id,
+        tracker=item.tracker,
+        affiliate_id=item.affiliate_id,
+        amount=item.amount,
+        currency=item.currency,
+        occurred_at=item.occurred_at,
+    )
+    return dataclasses.replace(
+        result, created=False, ignored=repeat_ignored(stored=facts, sent=sent)
+    )
 
 
 _INSERT_FIELDS = (
@@ -293,11 +322,13 @@ def conversions_ingest(*, items: Sequence[IngestItem]) -> list[IngestResult | Va
     for index, conversion in new:
         results[index] = IngestResult(conversion, True, by_conversion[conversion.pk])
     for index, result in _stored(keys={i: c for i, c in old}).items():
-        results[index] = result
+        results[index] = _as_repeat(result, items[index])
     for index, first in twins:
         earlier = results[first]
         if isinstance(earlier, IngestResult):
-            results[index] = IngestResult(earlier.conversion, False, earlier.delivery_ids)
+            results[index] = _as_repeat(
+                IngestResult(earlier.conversion, False, earlier.delivery_ids), items[index]
+            )
         else:
             results[index] = earlier
     if any(r is None for r in results):
