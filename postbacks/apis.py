@@ -141,6 +141,18 @@ class ConversionAnswerSerializer(serializers.Serializer):
         "first answer.",
     )
     ignored = IgnoredFieldsSerializer(required=False)
+    notes = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text='Only on a 202 that fires nothing: why, e.g. "affiliate 4567890 is paused", '
+        '"no live endpoint for signup", "unattributed: unknown affiliate 999".',
+    )
+    warnings = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text='Only on a 202: what was stored but looks wrong, e.g. "tracker params left '
+        "empty: clickId\" (the tracker had fewer values than the affiliate's params).",
+    )
 
 
 def _item(data: dict[str, Any]) -> services.IngestItem:
@@ -168,6 +180,10 @@ def _answer(result: services.IngestResult) -> dict[str, Any]:
     }
     if result.ignored:
         answer.update(duplicate=True, ignored=result.ignored)
+    if result.notes:
+        answer["notes"] = result.notes
+    if result.warnings:
+        answer["warnings"] = result.warnings
     return answer
 
 
@@ -230,6 +246,8 @@ class ConversionBatchResultSerializer(serializers.Serializer):
     deliveries = serializers.ListField(child=serializers.IntegerField(), required=False)
     duplicate = serializers.BooleanField(required=False)
     ignored = IgnoredFieldsSerializer(required=False)
+    notes = serializers.ListField(child=serializers.CharField(), required=False)
+    warnings = serializers.ListField(child=serializers.CharField(), required=False)
     # The metaclass moves declared fields off the class, so this does not hide Serializer.errors.
     errors = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()),

@@ -1,11 +1,13 @@
 """What an ingest answer says besides ids (docs/spec.md §10): the fields a repeat sent differently
-and that were ignored. Pure rules: facts in, words out; no database, no clock.
+and that were ignored, why a new conversion fires nothing (notes), and tracker params it left
+empty (warnings). Pure rules: facts in, words out; no database, no clock.
 
 A repeat of (transaction_id, event) changes nothing. Each field the repeat *says* (sends, not
 null, not empty) is compared with what is stored; a field it leaves out says nothing, so it is
 not reported. Each difference is reported as [stored, sent], in the API's own spelling.
 """
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -55,3 +57,34 @@ def repeat_ignored(
     if sent.occurred_at is not None and sent.occurred_at != stored.occurred_at:
         ignored["occurred_at"] = [_moment(stored.occurred_at), _moment(sent.occurred_at)]
     return ignored
+
+
+def quiet_notes(
+    *,
+    event: str,
+    unattributed_reason: str,
+    affiliate_id: int | None,
+    affiliate_status: str,
+    firing_endpoint_ids: Sequence[int],
+) -> list[str]:
+    """Why a stored conversion fires nothing: unattributed, its affiliate not active, no live
+    endpoint for the event, or endpoints whose URL cannot be rendered for it."""
+    if affiliate_id is None:
+        return [f"unattributed: {unattributed_reason}" if unattributed_reason else "unattributed"]
+    if affiliate_status != "active":
+        return [f"affiliate {affiliate_id} is {affiliate_status}"]
+    if not firing_endpoint_ids:
+        return [f"no live endpoint for {event}"]
+    return [
+        f"endpoint #{pk}: its URL cannot be rendered for this conversion"
+        for pk in firing_endpoint_ids
+    ]
+
+
+def empty_params_warnings(*, values: Mapping[str, str], params: Sequence[str]) -> list[str]:
+    """An attributed conversion whose tracker left some of the affiliate's params empty (fewer
+    values than params, or none given): its postbacks carry those params empty."""
+    empty = [name for name in params if not values.get(name)]
+    if not empty:
+        return []
+    return [f"tracker params left empty: {', '.join(empty)}"]

@@ -18,7 +18,13 @@ from django.utils import timezone
 from affiliates.models import Affiliate
 from postbacks import lookups
 from postbacks.delivery.queue import enqueue_ids
-from postbacks.ingest_answers import ConversionFacts, IgnoredValue, repeat_ignored
+from postbacks.ingest_answers import (
+    ConversionFacts,
+    IgnoredValue,
+    empty_params_warnings,
+    quiet_notes,
+    repeat_ignored,
+)
 from postbacks.macros import TemplateError, macro_values, network_values, render_url
 from postbacks.models import Conversion, Delivery, PostbackEndpoint
 from postbacks.selectors import endpoints_by_affiliate, endpoints_firing
@@ -161,6 +167,41 @@ class IngestResult:
     delivery_ids: list[int]
     # For a repeat: the fields it sent differently, [stored, sent], all ignored.
     ignored: dict[str, list[IgnoredValue]] = dataclasses.field(default_factory=dict)
+    # For a new conversion: why nothing fires (when nothing does), and tracker params left empty.
+    notes: list[str] = dataclasses.field(default_factory=list)
+    warnings: list[str] = dataclasses.field(default_factory=list)
+
+
+def _new_result(
+    conversion: Conversion, delivery_ids: list[int], endpoints: Sequence[PostbackEndpoint]
+) -> IngestResult:
+    """A new conversion's answer: its deliveries, with the notes and warnings it calls for. All
+    from what ingest has in hand: no query."""
+    affiliate = conversion.affiliate
+    notes: list[str] = []
+    if not delivery_ids:
+        firing = (
+            endpoints_firing(
+                endpoints, offer_id=conversion.offer_id, event_type_id=conversion.event_type_id
+            )
+            if affiliate
+            else []
+        )
+        notes = quiet_notes(
+            event=conversion.event_type.code,
+            unattributed_reason=conversion.attribution_error,
+            affiliate_id=affiliate.network_id if affiliate else None,
+            affiliate_status=affiliate.status if affiliate else "",
+            firing_endpoint_ids=[e.pk for e in firing],
+        )
+    warnings = (
+        empty_params_warnings(
+            values=conversion.tracker_values or {}, params=affiliate.tracker_params or []
+        )
+        if affiliate
+        else []
+    )
+    return IngestResult(conversion, True, delivery_ids, notes=notes, warnings=warnings)
 
 
 def _as_repeat(result: IngestResult, item: IngestItem) -> IngestResult:
@@ -184,7 +225,11 @@ def _as_repeat(result: IngestResult, item: IngestItem) -> IngestResult:
         occurred_at=item.occurred_at,
     )
     return dataclasses.replace(
-        result, created=False, ignored=repeat_ignored(stored=facts, sent=sent)
+        result,
+        created=False,
+        notes=[],
+        warnings=[],
+        ignored=repeat_ignored(stored=facts, sent=sent),
     )
 
 
@@ -320,7 +365,11 @@ def conversions_ingest(*, items: Sequence[IngestItem]) -> list[IngestResult | Va
     for delivery in deliveries:
         by_conversion[delivery.conversion_id].append(delivery.pk)  # type: ignore[index]
     for index, conversion in new:
-        results[index] = IngestResult(conversion, True, by_conversion[conversion.pk])
+        results[index] = _new_result(
+            conversion,
+            by_conversion[conversion.pk],
+            endpoints.get(conversion.affiliate_id, []) if conversion.affiliate_id else [],
+        )
     for index, result in _stored(keys={i: c for i, c in old}).items():
         results[index] = _as_repeat(result, items[index])
     for index, first in twins:
