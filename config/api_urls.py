@@ -12,11 +12,17 @@ from postbacks.apis import (
     DeliveryReplayApi,
 )
 from postbacks.endpoint_apis import EndpointDetailApi, EndpointListCreateApi, EndpointTestApi
+from postbacks.mending_apis import ConversionAttributeApi
 
 urlpatterns = [
     path("conversions/", ConversionIngestApi.as_view(), name="conversion-ingest"),
     path("conversions/batch/", ConversionBatchApi.as_view(), name="conversion-batch"),
     path("conversions/<int:pk>/", ConversionDetailApi.as_view(), name="conversion-detail"),
+    path(
+        "conversions/<int:pk>/attribute/",
+        ConversionAttributeApi.as_view(),
+        name="conversion-attribute",
+    ),
     path("deliveries/replay/", DeliveryReplayApi.as_view(), name="delivery-replay"),
     path("deliveries/<int:pk>/", DeliveryDetailApi.as_view(), name="delivery-detail"),
     path("affiliates/", AffiliateListCreateApi.as_view(), name="affiliate-list"),

@@ -7,12 +7,23 @@ conversion calls for changes in one place."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Case, CharField, Value, When
+from django.utils import timezone
 
+from config.history import history_record_update
 from postbacks.macros import TemplateError
-from postbacks.models import Delivery
-from postbacks.services import Replay, deliveries_replay, endpoint_render
+from postbacks.models import Conversion, Delivery
+from postbacks.services import (
+    AffiliateBook,
+    Replay,
+    conversion_deliveries_create,
+    deliveries_replay,
+    endpoint_render,
+)
 
 State = Delivery.State
 
@@ -67,3 +78,67 @@ def deliveries_replay_rerendered(*, delivery_ids: Sequence[int]) -> RerenderedRe
             ),
         )
     return RerenderedReplay(replay=deliveries_replay(delivery_ids=list(urls)), refused=refused)
+
+
+class AlreadyAttributed(Exception):
+    """The conversion has its affiliate: re-attribution is for unattributed ones only."""
+
+    def __init__(self, conversion: Conversion) -> None:
+        self.conversion = conversion
+        affiliate = conversion.affiliate
+        who = f"affiliate {affiliate.network_id}" if affiliate else "an affiliate"
+        super().__init__(f"Conversion {conversion.pk} is already attributed to {who}.")
+
+
+@dataclass(frozen=True)
+class Attributed:
+    conversion: Conversion
+    delivery_ids: list[int]
+
+
+def conversion_attribute(
+    *, conversion_id: int, affiliate_id: int, tracker: str | None = None, user: Any = None
+) -> Attributed:
+    """Give an unattributed conversion its affiliate (network id `affiliate_id`) and, when given,
+    a corrected tracker: the tracker is parsed again as ingest parses it, the deliveries it calls
+    for are created once, and the change is kept in the conversion's history by `user`.
+
+    Raises Conversion.DoesNotExist; ValidationError (unknown affiliate, a tracker that does not
+    parse for it: nothing is written); AlreadyAttributed, also for the loser of two attributions
+    at the same moment (one guarded UPDATE ... WHERE affiliate IS NULL decides)."""
+    conversion = Conversion.objects.select_related("event_type", "offer", "affiliate").get(
+        pk=conversion_id
+    )
+    if conversion.affiliate_id is not None:
+        raise AlreadyAttributed(conversion)
+    raw = conversion.tracker_raw if tracker is None else tracker
+    attribution = AffiliateBook(trackers=[(raw, affiliate_id)]).attribute(
+        tracker=raw, affiliate_id=affiliate_id
+    )
+    if attribution.affiliate is None:
+        unknown = attribution.error.startswith("unknown affiliate")
+        where = "affiliate_id" if unknown else "tracker"
+        raise ValidationError({where: attribution.error})
+    before = (conversion.tracker_raw, conversion.attribution_error)
+    with transaction.atomic():
+        won = Conversion.objects.filter(pk=conversion.pk, affiliate__isnull=True).update(
+            affiliate=attribution.affiliate,
+            tracker_raw=raw,
+            tracker_values=attribution.values,
+            attribution=Conversion.Attribution.ATTRIBUTED,
+            attribution_error="",
+        )
+        if not won:
+            conversion.refresh_from_db()
+            raise AlreadyAttributed(conversion)
+        conversion.affiliate = attribution.affiliate
+        conversion.tracker_raw = raw
+        conversion.tracker_values = attribution.values
+        conversion.attribution = Conversion.Attribution.ATTRIBUTED
+        conversion.attribution_error = ""
+        delivery_ids = conversion_deliveries_create(conversion=conversion, now=timezone.now())
+        reason = f"attributed to affiliate {affiliate_id} (was unattributed: {before[1]})"
+        if raw != before[0]:
+            reason += f"; tracker {before[0]!r} corrected to {raw!r}"
+        history_record_update(instance=conversion, user=user, reason=reason)
+    return Attributed(conversion=conversion, delivery_ids=delivery_ids)

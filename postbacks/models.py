@@ -123,6 +123,9 @@ class Conversion(models.Model):
     received_at = models.DateTimeField(auto_now_add=True)
     attribution = models.CharField(max_length=16, choices=Attribution.choices)
     attribution_error = models.CharField(max_length=500, blank=True)
+    # Changes made after ingest (a re-attribution, docs/spec.md §10), with who and why. Ingest
+    # inserts by raw SQL and records nothing: a conversion's history starts at its first change.
+    history = AuditedHistory()
 
     class Meta:
         ordering = ["-received_at"]

@@ -148,6 +148,23 @@ def _deliveries_build(
     return deliveries
 
 
+def conversion_deliveries_create(*, conversion: Conversion, now: datetime) -> list[int]:
+    """The deliveries a stored conversion calls for, chosen and built as ingest does, for one
+    attributed after ingest; queued on commit. Call it once per conversion (the caller's guarded
+    change decides that; the unique (conversion, endpoint) constraint backs it)."""
+    if conversion.affiliate_id is None:
+        return []
+    endpoints = endpoints_by_affiliate(affiliate_ids={conversion.affiliate_id})
+    deliveries = Delivery.objects.bulk_create(
+        _deliveries_build(
+            conversion=conversion, endpoints=endpoints.get(conversion.affiliate_id, []), now=now
+        )
+    )
+    delivery_ids = [d.pk for d in deliveries]
+    transaction.on_commit(lambda: enqueue_ids(delivery_ids))
+    return delivery_ids
+
+
 @dataclass(frozen=True)
 class IngestItem:
     transaction_id: str
