@@ -46,7 +46,7 @@ def test_attributing_with_a_corrected_tracker_fires_once_and_is_kept_in_history(
     assert body["tracker_values"] == {"affid": "aff9", "TransID": "tx77", "clickId": "c0ffee"}
     (delivery,) = body["deliveries"]
     assert delivery["url"] == "https://track.example/pb?cid=c0ffee&tx=tx-1"
-    (record,) = Conversion.history.filter(id=lost["id"])  # type: ignore[attr-defined]
+    (record,) = Conversion.history.filter(id=lost["id"])
     assert record.history_user.username == "account-manager-bot"
     assert "attributed to affiliate 1234567 (was unattributed: unknown affiliate 999)" in (
         record.history_change_reason

@@ -79,7 +79,7 @@ def test_attributions_at_the_same_moment_make_one_and_fire_once(receiver: Receiv
 
     assert sorted(status for status, _ in answers) == [200] + [409] * (THREADS - 1)
     assert Delivery.objects.filter(conversion_id=lost["id"]).count() == 1
-    assert Conversion.history.filter(id=lost["id"]).count() == 1  # type: ignore[attr-defined]
+    assert Conversion.history.filter(id=lost["id"]).count() == 1
     run_worker_burst()
     (request,) = receiver.wait_for(1)
     assert request.path == "/pb?cid=c0ffee&tx=tx-lost"
