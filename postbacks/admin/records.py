@@ -20,8 +20,10 @@ from config.admin_tools import (
     RecordAdmin,
     ids_of,
 )
+from config.history_admin import HistoryAdmin
 from offers.models import Offer
 from postbacks import exports
+from postbacks.admin.attribution import AttributesConversions
 from postbacks.admin.replay import ReplaysDeliveries, replay_and_report
 from postbacks.models import Conversion, Delivery, DeliveryAttempt, PostbackEndpoint
 
@@ -74,8 +76,11 @@ class DeliveryInline(ReadOnlyInline):
 
 
 @admin.register(Conversion)
-class ConversionAdmin(ReplaysDeliveries, ManagedRowsAdmin, ExportableRecordAdmin):
+class ConversionAdmin(
+    ReplaysDeliveries, AttributesConversions, ManagedRowsAdmin, ExportableRecordAdmin, HistoryAdmin
+):
     export = staticmethod(exports.conversions_export)
+    change_form_template = "admin/postbacks/conversion/change_form.html"
     # Unattributed conversions are nobody's yet: every manager may pick them up (docs/spec.md §3).
     manager_path = "affiliate__account_manager"
     unowned_path = "affiliate"
