@@ -21,6 +21,7 @@ from postbacks.services import (
     AffiliateBook,
     Replay,
     conversion_deliveries_create,
+    conversion_quiet_notes,
     deliveries_replay,
     endpoint_render,
 )
@@ -94,6 +95,8 @@ class AlreadyAttributed(Exception):
 class Attributed:
     conversion: Conversion
     delivery_ids: list[int]
+    # Why nothing fires, when nothing does (as ingest's notes say it).
+    notes: list[str] = field(default_factory=list)
 
 
 def conversion_attribute(
@@ -141,4 +144,5 @@ def conversion_attribute(
         if raw != before[0]:
             reason += f"; tracker {before[0]!r} corrected to {raw!r}"
         history_record_update(instance=conversion, user=user, reason=reason)
-    return Attributed(conversion=conversion, delivery_ids=delivery_ids)
+    notes = [] if delivery_ids else conversion_quiet_notes(conversion=conversion)
+    return Attributed(conversion=conversion, delivery_ids=delivery_ids, notes=notes)

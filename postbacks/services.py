@@ -165,6 +165,21 @@ def conversion_deliveries_create(*, conversion: Conversion, now: datetime) -> li
     return delivery_ids
 
 
+def conversion_quiet_notes(*, conversion: Conversion) -> list[str]:
+    """Why a stored conversion fires nothing now, in the words of ingest's notes (reads its
+    affiliate's live endpoints)."""
+    endpoints = (
+        endpoints_by_affiliate(affiliate_ids={conversion.affiliate_id})
+        if conversion.affiliate_id
+        else {}
+    )
+    return _new_result(
+        conversion,
+        [],
+        endpoints.get(conversion.affiliate_id, []) if conversion.affiliate_id else [],
+    ).notes
+
+
 @dataclass(frozen=True)
 class IngestItem:
     transaction_id: str

@@ -97,12 +97,13 @@ class AttributesConversions(admin.ModelAdmin):
                 form.add_error(None, " ".join(exc.messages))
             else:
                 count = len(done.delivery_ids)
-                self.message_user(
-                    request,
+                text = (
                     f"Attributed to affiliate {form.cleaned_data['affiliate'].network_id}; "
-                    f"{count} postback{'' if count == 1 else 's'} queued.",
-                    messages.SUCCESS,
+                    f"{count} postback{'' if count == 1 else 's'} queued."
                 )
+                if done.notes:
+                    text += f" Nothing fires: {'; '.join(done.notes)}."
+                self.message_user(request, text, messages.SUCCESS if count else messages.WARNING)
                 return redirect("admin:postbacks_conversion_change", object_id=conversion.pk)
         context = {
             **admin_page_context(

@@ -8,6 +8,7 @@ from django.contrib.auth.models import Group, Permission, User
 from django.test import Client
 from django.urls import reverse
 
+from affiliates.models import Affiliate
 from config.access import ACCOUNT_MANAGER_GROUP
 from postbacks.models import Conversion, Delivery
 from tests.factories import (
@@ -117,3 +118,17 @@ def test_staff_without_the_permission_get_403(rows: dict[str, Any]) -> None:
     viewer = UserFactory.create(username="viewer")
     viewer.user_permissions.add(*Permission.objects.filter(codename="view_conversion"))
     assert client_for(viewer).get(attribute_url(rows["lost"])).status_code == 403
+
+
+def test_attributing_to_a_paused_affiliate_says_why_nothing_fires(rows: dict[str, Any]) -> None:
+    Affiliate.objects.filter(pk=rows["mine"].pk).update(status=Affiliate.Status.PAUSED)
+    response = client_for(rows["alice"]).post(
+        attribute_url(rows["lost"]),
+        {"affiliate": rows["mine"].pk, "tracker": "trID_1234567_aff9-c0ffee_trID"},
+        follow=True,
+    )
+    assert (
+        "Attributed to affiliate 1234567; 0 postbacks queued. Nothing fires: affiliate 1234567 "
+        "is paused." in response.content.decode()
+    )
+    assert Conversion.objects.get(pk=rows["lost"].pk).affiliate_id == rows["mine"].pk

@@ -15,7 +15,12 @@ from postbacks.mending import deliveries_replay_rerendered
 from postbacks.models import Delivery, PostbackEndpoint
 from tests.api.conftest import issue_token, token_client
 from tests.conftest import Receiver, _handler
-from tests.factories import AffiliateFactory, DeliveryAttemptFactory, PostbackEndpointFactory
+from tests.factories import (
+    AffiliateFactory,
+    DeliveryAttemptFactory,
+    DeliveryFactory,
+    PostbackEndpointFactory,
+)
 from tests.postbacks.test_delivery import run_worker_burst, sale_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -155,3 +160,15 @@ def test_admin_replay_with_the_current_url(admin_client: object) -> None:
         reverse("admin:postbacks_delivery_change", args=[delivery.pk])
     ).content.decode()
     assert "https://old.example/pb?tx=x" in page
+
+
+def test_a_test_postback_is_not_rerendered() -> None:
+    test = DeliveryFactory.create(
+        conversion=None,
+        endpoint=PostbackEndpointFactory.create(affiliate=AffiliateFactory.create()),
+        is_test=True,
+        state=State.DEAD,
+    )
+    result = deliveries_replay_rerendered(delivery_ids=[test.pk])
+    assert result.replay.delivery_ids == []
+    assert "a test postback" in result.refused[test.pk]
