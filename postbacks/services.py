@@ -168,16 +168,29 @@ def conversion_deliveries_create(*, conversion: Conversion, now: datetime) -> li
 def conversion_quiet_notes(*, conversion: Conversion) -> list[str]:
     """Why a stored conversion fires nothing now, in the words of ingest's notes (reads its
     affiliate's live endpoints)."""
-    endpoints = (
-        endpoints_by_affiliate(affiliate_ids={conversion.affiliate_id})
-        if conversion.affiliate_id
-        else {}
+    if conversion.affiliate_id is None:
+        return _quiet_notes(conversion, [])
+    endpoints = endpoints_by_affiliate(affiliate_ids={conversion.affiliate_id})
+    return _quiet_notes(conversion, endpoints.get(conversion.affiliate_id, []))
+
+
+def _quiet_notes(conversion: Conversion, endpoints: Sequence[PostbackEndpoint]) -> list[str]:
+    """Why nothing fires for a conversion, given its affiliate's live endpoints (no query)."""
+    affiliate = conversion.affiliate
+    firing = (
+        endpoints_firing(
+            endpoints, offer_id=conversion.offer_id, event_type_id=conversion.event_type_id
+        )
+        if affiliate
+        else []
     )
-    return _new_result(
-        conversion,
-        [],
-        endpoints.get(conversion.affiliate_id, []) if conversion.affiliate_id else [],
-    ).notes
+    return quiet_notes(
+        event=conversion.event_type.code,
+        unattributed_reason=conversion.attribution_error,
+        affiliate_id=affiliate.network_id if affiliate else None,
+        affiliate_status=affiliate.status if affiliate else "",
+        firing_endpoint_ids=[e.pk for e in firing],
+    )
 
 
 @dataclass(frozen=True)
@@ -210,22 +223,7 @@ def _new_result(
     """A new conversion's answer: its deliveries, with the notes and warnings it calls for. All
     from what ingest has in hand: no query."""
     affiliate = conversion.affiliate
-    notes: list[str] = []
-    if not delivery_ids:
-        firing = (
-            endpoints_firing(
-                endpoints, offer_id=conversion.offer_id, event_type_id=conversion.event_type_id
-            )
-            if affiliate
-            else []
-        )
-        notes = quiet_notes(
-            event=conversion.event_type.code,
-            unattributed_reason=conversion.attribution_error,
-            affiliate_id=affiliate.network_id if affiliate else None,
-            affiliate_status=affiliate.status if affiliate else "",
-            firing_endpoint_ids=[e.pk for e in firing],
-        )
+    notes = [] if delivery_ids else _quiet_notes(conversion, endpoints)
     warnings = (
         empty_params_warnings(
             values=conversion.tracker_values or {}, params=affiliate.tracker_params or []
