@@ -176,6 +176,9 @@ class Conversion(models.Model):
     )
     status_reason = models.CharField(max_length=500, blank=True, default="", db_default="")
     status_changed_at = models.DateTimeField(null=True, blank=True)
+    # Changes made after ingest (a re-attribution, docs/spec.md §10), with who and why. Ingest
+    # inserts by raw SQL and records nothing: a conversion's history starts at its first change.
+    history = AuditedHistory()
 
     class Meta:
         ordering = ["-received_at"]
@@ -344,6 +347,9 @@ class DeliveryAttempt(models.Model):
 
     delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
     number = models.PositiveIntegerField()
+    # The URL this attempt sent: a replay with the current template changes the delivery's URL,
+    # and the attempts made before keep the one they sent.
+    url = models.CharField(max_length=4096, blank=True)
     started_at = models.DateTimeField()
     duration_ms = models.PositiveIntegerField(default=0)
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)

@@ -12,6 +12,7 @@ class DeliveryAttemptOutputSerializer(serializers.ModelSerializer):
         fields = (
             "number",
             "trigger",
+            "url",
             "started_at",
             "duration_ms",
             "status_code",

@@ -154,6 +154,7 @@ def delivery_outcomes_record(*, outcomes: Iterable[Outcome]) -> int:
             DeliveryAttempt(
                 delivery_id=out.delivery_id,
                 number=out.number,
+                url=out.url,
                 started_at=outcome.started_at,
                 duration_ms=outcome.duration_ms,
                 status_code=outcome.status_code,
