@@ -4,6 +4,7 @@ from django.db import models
 
 from config.history import AuditedHistory
 from postbacks.macros import TemplateError, validate_template
+from postbacks.plain_errors import plain_error
 
 
 class EventType(models.Model):
@@ -223,6 +224,11 @@ class Delivery(models.Model):
     def __str__(self) -> str:
         return f"Delivery #{self.pk} ({self.state}) to endpoint #{self.endpoint_id}"
 
+    @property
+    def problem(self) -> str:
+        """Its last error in plain words; "" when nothing went wrong."""
+        return plain_error(error=self.last_error, status_code=self.last_status_code)
+
 
 class DeliveryAttempt(models.Model):
     class Trigger(models.TextChoices):
@@ -248,6 +254,11 @@ class DeliveryAttempt(models.Model):
     def __str__(self) -> str:
         outcome = self.status_code if self.status_code is not None else (self.error or "no answer")
         return f"Attempt {self.number} of delivery #{self.delivery_id}: {outcome}"
+
+    @property
+    def problem(self) -> str:
+        """Its error in plain words; "" when the receiver answered 2xx."""
+        return plain_error(error=self.error, status_code=self.status_code)
 
 
 # Upper bounds (ms) of the attempt latency buckets: the hourly rollup's columns and the

@@ -34,6 +34,7 @@ from postbacks.forms import (
 )
 from postbacks.macros import available_macros
 from postbacks.models import Delivery, DeliveryAttempt, EventType, PostbackEndpoint
+from postbacks.plain_errors import plain_error
 from postbacks.preview import endpoint_preview, template_preview
 
 FIXED_EVENT_CODES = frozenset({"freereg", "trial", "signup", "rebill"})
@@ -89,15 +90,19 @@ def _test_rows(deliveries: list[Delivery]) -> list[dict[str, Any]]:
         for attempt in attempts:
             code = attempt.status_code if attempt and attempt.status_code is not None else "-"
             sent = attempt.started_at if attempt else delivery.created_at
+            error = (attempt.error if attempt else "") or delivery.last_error
+            status_code = attempt.status_code if attempt else delivery.last_status_code
             rows.append(
                 {
                     "sent": timezone.localtime(sent).strftime("%Y-%m-%d %H:%M:%S"),
-                    "state": str(delivery.state),
+                    # A test is tried once: "dead" would read as if the endpoint were.
+                    "state": "failed" if delivery.state == Delivery.State.DEAD else delivery.state,
                     "code": code,
                     "latency": f"{attempt.duration_ms} ms" if attempt else "-",
                     "method": delivery.method,
                     "url": delivery.url,
-                    "error": (attempt.error if attempt else "") or delivery.last_error or "-",
+                    "error": error,
+                    "problem": plain_error(error=error, status_code=status_code),
                     "excerpt": attempt.response_excerpt if attempt else "",
                 }
             )
@@ -221,10 +226,8 @@ class PostbackEndpointAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
         else:
             if result.succeeded:
                 text = f"Test postback answered {result.status_code} in {result.duration_ms} ms."
-            elif result.status_code is not None:
-                text = f"Test postback failed: the receiver answered {result.status_code}."
             else:
-                text = f"Test postback failed: {result.error}."
+                text = f"Test postback failed: {result.problem}."
             self.message_user(
                 request, text, messages.SUCCESS if result.succeeded else messages.ERROR
             )
