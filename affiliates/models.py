@@ -26,6 +26,9 @@ class Affiliate(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="managed_affiliates",
+        # Account managers are staff: API service users (create_api_token) are not offered in
+        # the admin's choices and filters.
+        limit_choices_to={"is_staff": True},
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     tracker_params = models.JSONField(

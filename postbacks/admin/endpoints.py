@@ -255,7 +255,8 @@ class PostbackEndpointAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
         chart = [
             {
                 "t": timezone.localtime(a.started_at).strftime("%m-%d %H:%M:%S"),
-                "ms": a.duration_ms,
+                # A connection that failed has no latency to draw: no point, a gap in the curve.
+                "ms": a.duration_ms if a.status_code is not None else None,
                 "ok": a.status_code is not None and 200 <= a.status_code < 300,
             }
             for a in reversed(health.attempts)
