@@ -20,7 +20,13 @@ from postbacks.delivery.services import deliveries_claim, delivery_outcomes_reco
 from postbacks.macros import TemplateError
 from postbacks.models import Delivery, DeliveryAttempt, EventType, PostbackEndpoint
 from postbacks.plain_errors import plain_error
-from postbacks.preview import default_event, link_problem, sample_tracker_values, sample_url
+from postbacks.preview import (
+    default_event,
+    link_problem,
+    sample_offer,
+    sample_tracker_values,
+    sample_url,
+)
 from postbacks.tracker import TrackerError
 
 logger = logging.getLogger(__name__)
@@ -80,7 +86,7 @@ def endpoint_test_url(
             tracker_params=list(endpoint.affiliate.tracker_params or []),
             network_id=endpoint.affiliate.network_id,
             tracker=tracker,
-            offer=endpoint.offer,
+            offer=sample_offer(offer=endpoint.offer, test_link=endpoint.test_link),
             event=event,
             occurred_at=now,
             transaction_id=f"test-{int(now.timestamp())}",
