@@ -168,7 +168,8 @@ class AffiliateAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
         ]
 
     def invite_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """The signed invite link to copy, and a button that e-mails it to the affiliate."""
+        """POST (the change page's "Send invite"): e-mail the signed invite link to the affiliate,
+        then show it. GET: the link to copy, and a button that e-mails it."""
         affiliate: Affiliate = object_for_change(self, request, object_id)
         token = invite_token_make(affiliate=affiliate)
         link = portal_base_url(request=request) + reverse("setup:invite", kwargs={"token": token})
@@ -178,13 +179,19 @@ class AffiliateAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
             except ValidationError as exc:
                 self.message_user(request, " ".join(exc.messages), messages.ERROR)
             else:
-                self.message_user(request, f"The invite link was e-mailed to {sent_to}.")
+                self.message_user(
+                    request, f"The invite link below was e-mailed to {sent_to}.", messages.SUCCESS
+                )
+                return redirect(
+                    reverse("admin:affiliates_affiliate_invite", args=[affiliate.pk]) + "?sent=1"
+                )
             return redirect("admin:affiliates_affiliate_invite", object_id=affiliate.pk)
         context = {
             **admin_page_context(
                 self, request, original=affiliate, title=f"Invite {affiliate} to the setup form"
             ),
             "link": link,
+            "sent_to": affiliate.email if request.GET.get("sent") else "",
             "max_age_days": settings.SETUP_INVITE_MAX_AGE // 86400,
         }
         return TemplateResponse(request, "admin/affiliates/affiliate/invite.html", context)
