@@ -225,6 +225,7 @@ class RejectForm(forms.Form):
 
 SUBMITTED_FIELDS = (
     "network_id",
+    "affiliate_name",
     "contact_email",
     "offer_links",
     "events",
@@ -278,7 +279,7 @@ class SetupRequestAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
             "Submitted",
             {
                 "fields": (
-                    "network_id",
+                    ("network_id", "affiliate_name"),
                     "contact_email",
                     "offer_links",
                     ("events", "event_codes"),

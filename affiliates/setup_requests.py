@@ -170,6 +170,7 @@ def setup_request_submit(
     tracker_separator: str,
     test_link: str,
     questions: str = "",
+    affiliate_name: str = "",
     client_ip: str | None = None,
     invited_affiliate: Affiliate | None = None,
     base_url: str = "",
@@ -195,6 +196,7 @@ def setup_request_submit(
     setup_request = SetupRequest(
         affiliate=affiliate,
         network_id=network_id,
+        affiliate_name=affiliate_name.strip(),
         contact_email=contact_email,
         offer_links=offer_links,
         events=events,
@@ -258,6 +260,9 @@ def _reviewed_elsewhere(setup_request: SetupRequest) -> ValidationError:
 
 
 def _affiliate_name(setup_request: SetupRequest) -> str:
+    """The name the affiliate gave; without one, its e-mail's local part."""
+    if setup_request.affiliate_name:
+        return setup_request.affiliate_name
     local = setup_request.contact_email.partition("@")[0].strip()
     return local[:200] if local else f"Affiliate {setup_request.network_id}"
 
