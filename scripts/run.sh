@@ -154,6 +154,7 @@ else
 fi
 "$PY" manage.py migrate --noinput
 "$PY" manage.py load_demo_data
+"$PY" manage.py load_demo_traffic
 admin_login=$("$PY" manage.py ensure_admin --username admin)
 "$PY" manage.py collectstatic --noinput -v 0
 

@@ -51,7 +51,9 @@ def test_ctrl_c_stops_make_run_cleanly(tmp_path: Path) -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     log = tmp_path / "run.log"
-    env = {**os.environ, "PORT": str(port)}
+    # A fresh SQLite database: its migrations keep run.sh busy when Ctrl-C comes, and nothing
+    # outside tmp_path is touched.
+    env = {**os.environ, "PORT": str(port), "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3"}
     with log.open("w") as out:
         script = subprocess.Popen(
             [str(ROOT / "scripts" / "run.sh")],
