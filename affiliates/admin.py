@@ -22,6 +22,7 @@ from affiliates.selectors import (
     offers_active,
     portal_base_url,
     setup_preview_rows,
+    setup_request_breaks,
     setup_request_comparison,
     setup_request_reference,
     setup_requests_visible,
@@ -347,6 +348,9 @@ class SetupRequestAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
             "reference": setup_request_reference(setup_request=obj),
             "comparison": setup_request_comparison(setup_request=obj),
             "preview": self._preview(obj),
+            "breaks": setup_request_breaks(setup_request=obj)
+            if obj.status == SetupRequest.Status.NEW
+            else [],
             "can_review": obj.status == SetupRequest.Status.NEW
             and self.has_change_permission(request, obj),
             "show_save": False,
@@ -380,7 +384,9 @@ class SetupRequestAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
             return HttpResponseRedirect(self._change_url(setup_request))
         try:
             endpoint = setup_request_approve(
-                setup_request=setup_request, reviewer=_staff_user(request)
+                setup_request=setup_request,
+                reviewer=_staff_user(request),
+                disable_broken=request.POST.get("disable_broken") == "1",
             )
         except ValidationError as exc:
             self.message_user(request, " ".join(exc.messages), messages.ERROR)

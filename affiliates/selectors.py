@@ -58,6 +58,33 @@ def offer_for_link_id(*, link_id: int | None) -> Offer | None:
 
 
 @dataclass(frozen=True)
+class EndpointBreak:
+    """An existing endpoint whose template would not render with a setup request's params."""
+
+    endpoint: PostbackEndpoint
+    problem: str
+
+
+def setup_request_breaks(*, setup_request: SetupRequest) -> list[EndpointBreak]:
+    """The existing affiliate's endpoints (disabled ones aside) that approving the request would
+    break: their templates use a tracker param the request no longer has."""
+    params = list(setup_request.tracker_params or [])
+    endpoints = (
+        PostbackEndpoint.objects.filter(affiliate__network_id=setup_request.network_id)
+        .exclude(status=PostbackEndpoint.Status.DISABLED)
+        .select_related("affiliate", "offer")
+        .order_by("pk")
+    )
+    breaks = []
+    for endpoint in endpoints:
+        try:
+            validate_template(endpoint.url_template, params)
+        except TemplateError as exc:
+            breaks.append(EndpointBreak(endpoint, str(exc)))
+    return breaks
+
+
+@dataclass(frozen=True)
 class ComparisonRow:
     label: str
     asked: str

@@ -16,11 +16,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from affiliates.models import Affiliate, SetupRequest
-from affiliates.selectors import setup_request_reference
+from affiliates.selectors import setup_request_breaks, setup_request_reference
 from affiliates.services import affiliate_create, affiliate_update
 from affiliates.validators import tracker_params_validate
 from config.history import history_record_update
-from postbacks.endpoints import endpoint_create
+from postbacks.endpoints import endpoint_create, endpoint_disable
 from postbacks.macros import TemplateError, validate_template
 from postbacks.models import EventType, PostbackEndpoint
 from postbacks.preview import tracker_from_test_link
@@ -267,9 +267,34 @@ def _affiliate_name(setup_request: SetupRequest) -> str:
     return local[:200] if local else f"Affiliate {setup_request.network_id}"
 
 
-def setup_request_approve(*, setup_request: SetupRequest, reviewer: User) -> PostbackEndpoint:
+def _breaks_resolve(*, setup_request: SetupRequest, reviewer: User, disable_broken: bool) -> None:
+    """Refuse, naming the ways out, when the request's params would break existing endpoints;
+    with ``disable_broken``, disable them instead (inside the approval's transaction)."""
+    breaks = setup_request_breaks(setup_request=setup_request)
+    if not breaks:
+        return
+    if not disable_broken:
+        listing = "; ".join(
+            f"Postback endpoint #{b.endpoint.pk} would break: {b.problem}" for b in breaks
+        )
+        raise ValidationError(
+            f"{listing}. Edit or disable those endpoints first, or approve with them disabled."
+        )
+    reference = setup_request_reference(setup_request=setup_request)
+    for item in breaks:
+        endpoint_disable(
+            endpoint_id=item.endpoint.pk,
+            reason=f"{reference} changed the tracker params: {item.problem}",
+            user=reviewer,
+        )
+
+
+def setup_request_approve(
+    *, setup_request: SetupRequest, reviewer: User, disable_broken: bool = False
+) -> PostbackEndpoint:
     """Turn a new request into the affiliate's tracker structure and a PostbackEndpoint in status
-    `testing`, in one transaction, recording the reviewer.
+    `testing`, in one transaction, recording the reviewer. Existing endpoints that the new
+    params would break refuse the approval, or with ``disable_broken`` are disabled with it.
 
     The status change is a guarded UPDATE (only from `new`), so of two managers approving at the
     same moment one succeeds and the other is refused; anything that fails rolls it all back.
@@ -295,6 +320,9 @@ def setup_request_approve(*, setup_request: SetupRequest, reviewer: User) -> Pos
                 tracker_separator=setup_request.tracker_separator,
             )
         else:
+            _breaks_resolve(
+                setup_request=setup_request, reviewer=reviewer, disable_broken=disable_broken
+            )
             changes: dict[str, Any] = {
                 "tracker_params": list(setup_request.tracker_params),
                 "tracker_separator": setup_request.tracker_separator,

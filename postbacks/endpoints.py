@@ -195,6 +195,22 @@ def endpoint_set_live(*, endpoint: PostbackEndpoint, user: Any = None) -> Postba
     )
 
 
+def endpoint_disable(*, endpoint_id: int, reason: str, user: Any = None) -> bool:
+    """Draft, testing or live -> disabled with the reason (a manager's choice, e.g. while
+    approving a setup request that changes the tracker its template uses). Guarded: False when
+    it was disabled already."""
+    changed = (
+        PostbackEndpoint.objects.filter(pk=endpoint_id)
+        .exclude(status=Status.DISABLED)
+        .update(status=Status.DISABLED, disabled_reason=reason[:500], updated_at=timezone.now())
+    )
+    if changed:
+        history_record_update(
+            instance=PostbackEndpoint(pk=endpoint_id), user=user, reason=f"disabled: {reason}"
+        )
+    return bool(changed)
+
+
 def endpoint_disable_live(
     *, endpoint_id: int, reason: str, history_reason: str, user: Any = None
 ) -> bool:

@@ -232,3 +232,57 @@ def test_reject_with_a_reason_through_the_admin(admin_client, admin_user):
     assert request.status == SetupRequest.Status.REJECTED
     assert request.rejection_reason == "Your tracker is not on our list."
     assert request.reviewed_by == admin_user
+
+
+def test_the_review_page_names_the_endpoints_the_params_would_break_before_the_click(
+    admin_client,
+):
+    endpoint = PostbackEndpointFactory.create(
+        affiliate__network_id=2345678,
+        affiliate__tracker_params=["subid"],
+        url_template="https://old.example/pb?s={subid}",
+    )
+    request = new_request()
+    url = reverse("admin:affiliates_setuprequest_change", args=[request.pk])
+    body = admin_client.get(url).content.decode()
+    breaks = body[body.index('id="setup-breaks"') :]
+    assert reverse("admin:postbacks_postbackendpoint_change", args=[endpoint.pk]) in breaks
+    assert "unknown macro {subid}" in breaks
+    assert 'name="disable_broken" value="1"' in body
+    assert "Approve and disable 1 endpoint" in body
+
+
+def test_approving_with_the_broken_endpoints_disabled_does_it_all_in_one_step(admin_client):
+    endpoint = PostbackEndpointFactory.create(
+        affiliate__network_id=2345678,
+        affiliate__tracker_params=["subid"],
+        url_template="https://old.example/pb?s={subid}",
+    )
+    request = new_request()
+    admin_client.post(
+        reverse("admin:affiliates_setuprequest_approve", args=[request.pk]),
+        {"disable_broken": "1"},
+    )
+    endpoint.refresh_from_db()
+    assert endpoint.status == PostbackEndpoint.Status.DISABLED
+    assert "changed the tracker params: unknown macro {subid}" in endpoint.disabled_reason
+    request.refresh_from_db()
+    assert request.status == SetupRequest.Status.APPROVED
+    new = PostbackEndpoint.objects.exclude(pk=endpoint.pk).get()
+    assert new.status == PostbackEndpoint.Status.TESTING
+    assert new.affiliate.tracker_params == list(request.tracker_params)
+
+
+def test_without_the_choice_the_approval_names_the_ways_out_and_changes_nothing(admin_client):
+    endpoint = PostbackEndpointFactory.create(
+        affiliate__network_id=2345678,
+        affiliate__tracker_params=["subid"],
+        url_template="https://old.example/pb?s={subid}",
+    )
+    request = new_request()
+    body = admin_client.post(
+        reverse("admin:affiliates_setuprequest_approve", args=[request.pk]), follow=True
+    ).content.decode()
+    assert "or approve with them disabled" in body
+    endpoint.refresh_from_db()
+    assert endpoint.status == PostbackEndpoint.Status.LIVE
