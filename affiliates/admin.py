@@ -24,6 +24,7 @@ from affiliates.selectors import (
     setup_preview_rows,
     setup_request_breaks,
     setup_request_comparison,
+    setup_request_doubles,
     setup_request_reference,
     setup_requests_visible,
 )
@@ -351,12 +352,23 @@ class SetupRequestAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
             "breaks": setup_request_breaks(setup_request=obj)
             if obj.status == SetupRequest.Status.NEW
             else [],
+            "doubles": self._doubles(obj) if obj.status == SetupRequest.Status.NEW else [],
             "can_review": obj.status == SetupRequest.Status.NEW
             and self.has_change_permission(request, obj),
             "show_save": False,
             "show_save_and_continue": False,
             "show_save_and_add_another": False,
         }
+
+    @staticmethod
+    def _doubles(setup_request: SetupRequest) -> list[Any]:
+        try:
+            codes = setup_event_codes(
+                events=setup_request.events, event_codes=setup_request.event_codes
+            )
+        except ValidationError:
+            return []
+        return setup_request_doubles(network_id=setup_request.network_id, event_codes=codes)
 
     @staticmethod
     def _preview(setup_request: SetupRequest) -> list[Any]:
@@ -387,6 +399,7 @@ class SetupRequestAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
                 setup_request=setup_request,
                 reviewer=_staff_user(request),
                 disable_broken=request.POST.get("disable_broken") == "1",
+                replace_live=request.POST.get("replace_live") == "1",
             )
         except ValidationError as exc:
             self.message_user(request, " ".join(exc.messages), messages.ERROR)

@@ -16,7 +16,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from affiliates.models import Affiliate, SetupRequest
-from affiliates.selectors import setup_request_breaks, setup_request_reference
+from affiliates.selectors import (
+    setup_request_breaks,
+    setup_request_doubles,
+    setup_request_reference,
+)
 from affiliates.services import affiliate_create, affiliate_update
 from affiliates.validators import tracker_params_validate
 from config.history import history_record_update
@@ -290,11 +294,17 @@ def _breaks_resolve(*, setup_request: SetupRequest, reviewer: User, disable_brok
 
 
 def setup_request_approve(
-    *, setup_request: SetupRequest, reviewer: User, disable_broken: bool = False
+    *,
+    setup_request: SetupRequest,
+    reviewer: User,
+    disable_broken: bool = False,
+    replace_live: bool = False,
 ) -> PostbackEndpoint:
     """Turn a new request into the affiliate's tracker structure and a PostbackEndpoint in status
     `testing`, in one transaction, recording the reviewer. Existing endpoints that the new
     params would break refuse the approval, or with ``disable_broken`` are disabled with it.
+    With ``replace_live``, the first live endpoint that receives the same events is replaced by
+    the new one: disabled when the new one is set live, so a sale never fires twice.
 
     The status change is a guarded UPDATE (only from `new`), so of two managers approving at the
     same moment one succeeds and the other is refused; anything that fails rolls it all back.
@@ -332,11 +342,18 @@ def setup_request_approve(
             if not affiliate.email:
                 changes["email"] = setup_request.contact_email
             affiliate = affiliate_update(affiliate=affiliate, data=changes)
+        codes = setup_event_codes(
+            events=setup_request.events, event_codes=setup_request.event_codes
+        )
+        doubles = (
+            setup_request_doubles(network_id=affiliate.network_id, event_codes=codes)
+            if replace_live
+            else []
+        )
         endpoint = endpoint_create(
             affiliate_id=affiliate.network_id,
-            event_types=setup_event_codes(
-                events=setup_request.events, event_codes=setup_request.event_codes
-            ),
+            event_types=codes,
+            replaces_id=doubles[0].endpoint.pk if doubles else None,
             url_template=setup_request.url_template,
             method=setup_request.method,
             status=PostbackEndpoint.Status.TESTING,

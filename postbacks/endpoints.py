@@ -87,9 +87,12 @@ def endpoint_create(
     status: str = PostbackEndpoint.Status.DRAFT,
     disabled_reason: str = "",
     test_link: str = "",
+    replaces_id: int | None = None,
 ) -> PostbackEndpoint:
-    """A new endpoint; its template is checked against the affiliate's tracker params."""
+    """A new endpoint; its template is checked against the affiliate's tracker params.
+    ``replaces_id``: a live endpoint it takes over from when it is set live."""
     endpoint = PostbackEndpoint(
+        replaces_id=replaces_id,
         affiliate=_affiliate(affiliate_id),
         offer=_offer(offer_id),
         url_template=url_template,
@@ -176,6 +179,18 @@ def endpoint_set_live(*, endpoint: PostbackEndpoint, user: Any = None) -> Postba
             history_record_update(
                 instance=endpoint, user=user, reason="set live after a successful test postback"
             )
+            # The endpoint it replaces stops in the same transaction: never both, never neither.
+            replaces_id = (
+                PostbackEndpoint.objects.filter(pk=endpoint.pk)
+                .values_list("replaces_id", flat=True)
+                .get()
+            )
+            if replaces_id is not None:
+                endpoint_disable(
+                    endpoint_id=replaces_id,
+                    reason=f"replaced by endpoint #{endpoint.pk}",
+                    user=user,
+                )
     if won:
         logger.info(
             "endpoint %s set live by %s", endpoint.pk, getattr(user, "username", None) or "api"

@@ -58,6 +58,16 @@ class PostbackEndpoint(models.Model):
         blank=True,
         help_text="An offer link with a filled-in tracker; test postbacks use its values.",
     )
+    # The live endpoint this one takes over from: disabled when this one is set live, so the
+    # two never both fire (a setup request's endpoint beside the one it replaces).
+    replaces = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="replaced_by",
+        editable=False,
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     # Who changed what, when (the admin's History), event types included. The breaker's

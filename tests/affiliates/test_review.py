@@ -7,7 +7,9 @@ from django.urls import reverse
 
 from affiliates.models import Affiliate, SetupRequest
 from affiliates.setup_requests import setup_request_approve, setup_request_reject
+from postbacks.endpoints import endpoint_set_live
 from postbacks.models import PostbackEndpoint
+from postbacks.probes import endpoint_test_fire
 from tests.factories import (
     AffiliateFactory,
     PostbackEndpointFactory,
@@ -286,3 +288,51 @@ def test_without_the_choice_the_approval_names_the_ways_out_and_changes_nothing(
     assert "or approve with them disabled" in body
     endpoint.refresh_from_db()
     assert endpoint.status == PostbackEndpoint.Status.LIVE
+
+
+def live_all_offers_endpoint() -> PostbackEndpoint:
+    return PostbackEndpointFactory.create(
+        affiliate__network_id=2345678,
+        affiliate__tracker_params=["affid", "clickId"],
+        url_template="https://old.example/pb?c={clickId}",
+        status=PostbackEndpoint.Status.LIVE,
+        events=["signup"],
+    )
+
+
+def test_the_review_page_warns_that_postbacks_would_fire_twice_and_offers_to_replace(
+    admin_client,
+):
+    old = live_all_offers_endpoint()
+    request = new_request()
+    body = admin_client.get(
+        reverse("admin:affiliates_setuprequest_change", args=[request.pk])
+    ).content.decode()
+    warning = body[body.index('id="setup-doubles"') :]
+    assert f"live endpoint #{old.pk}</a> (signup)" in warning
+    assert 'name="replace_live" value="1" id="replace-live" checked' in body
+
+
+def test_a_replacing_endpoint_disables_the_old_one_when_it_goes_live(admin_client, receiver):
+    old = live_all_offers_endpoint()
+    request = new_request(url_template=receiver.base_url + "/pb?cid={clickId}")
+    admin_client.post(
+        reverse("admin:affiliates_setuprequest_approve", args=[request.pk]), {"replace_live": "1"}
+    )
+    new = PostbackEndpoint.objects.exclude(pk=old.pk).get()
+    assert new.replaces_id == old.pk
+    old.refresh_from_db()
+    assert old.status == PostbackEndpoint.Status.LIVE  # still firing while the new one is tested
+    endpoint_test_fire(endpoint=new)
+    endpoint_set_live(endpoint=new)
+    old.refresh_from_db()
+    assert old.status == PostbackEndpoint.Status.DISABLED
+    assert old.disabled_reason == f"replaced by endpoint #{new.pk}"
+
+
+def test_without_replace_both_endpoints_stay(admin_client):
+    old = live_all_offers_endpoint()
+    request = new_request()
+    admin_client.post(reverse("admin:affiliates_setuprequest_approve", args=[request.pk]))
+    new = PostbackEndpoint.objects.exclude(pk=old.pk).get()
+    assert new.replaces_id is None
