@@ -122,6 +122,44 @@ def endpoint_update(*, endpoint: PostbackEndpoint, data: Mapping[str, Any]) -> P
     return endpoint
 
 
+# What a live endpoint sends, and where: a change of any of these is tested before it fires.
+FIRING_FIELDS = ("offer", "event_types", "url_template", "method")
+
+
+def endpoint_change_needs_test(*, was: str, changed: Sequence[str]) -> bool:
+    """A live endpoint whose URL, method, events or offer change must pass a test first."""
+    return was == Status.LIVE and any(name in FIRING_FIELDS for name in changed)
+
+
+def endpoint_revise(
+    *,
+    endpoint: PostbackEndpoint,
+    offer: Offer | None,
+    event_types: Sequence[EventType],
+    url_template: str,
+    method: str,
+    test_link: str,
+    user: Any = None,
+) -> PostbackEndpoint:
+    """A live endpoint's new version, as a new endpoint in testing that replaces it: the live one
+    keeps firing as it was until the new one passes a test and is set live (endpoint_set_live
+    then disables the old one in the same transaction)."""
+    revision = PostbackEndpoint(
+        affiliate=endpoint.affiliate,
+        offer=offer,
+        url_template=url_template,
+        method=method,
+        status=Status.TESTING,
+        test_link=test_link,
+        replaces=endpoint,
+    )
+    _endpoint_save(revision, list(event_types))
+    history_record_update(
+        instance=endpoint, user=user, reason=f"changed as endpoint #{revision.pk}, in testing"
+    )
+    return revision
+
+
 def endpoint_delete(*, endpoint: PostbackEndpoint) -> None:
     """Delete an endpoint that never had a delivery; one with deliveries keeps its history."""
     delete_or_refuse(

@@ -26,7 +26,12 @@ from config.admin_tools import (
 from config.history_admin import HistoryAdmin
 from postbacks import dashboard, probes
 from postbacks.admin.replay import may_replay, replay_and_report
-from postbacks.endpoints import endpoint_can_go_live, endpoint_set_live
+from postbacks.endpoints import (
+    endpoint_can_go_live,
+    endpoint_change_needs_test,
+    endpoint_revise,
+    endpoint_set_live,
+)
 from postbacks.forms import (
     EndpointPreviewForm,
     PostbackEndpointAdminForm,
@@ -178,6 +183,45 @@ class PostbackEndpointAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
         if obj is not None and obj.pk is not None:
             fieldsets.insert(-1, self.test_fieldset)
         return fieldsets
+
+    # --- A live endpoint's change of what it fires is tested first -----------------------------
+    # The change becomes a new endpoint in testing (endpoints.endpoint_revise); the live one is
+    # left as it was, and keeps firing, until the new one is set live.
+    REVISION = "_endpoint_revision"
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        was = PostbackEndpoint.objects.filter(pk=obj.pk).values_list("status", flat=True).first()
+        if change and was and endpoint_change_needs_test(was=was, changed=form.changed_data):
+            data = form.cleaned_data
+            revision = endpoint_revise(
+                endpoint=PostbackEndpoint.objects.get(pk=obj.pk),
+                offer=data.get("offer"),
+                event_types=list(data["event_types"]),
+                url_template=data["url_template"],
+                method=data["method"],
+                test_link=data.get("test_link") or "",
+                user=request.user,
+            )
+            setattr(request, self.REVISION, revision)
+            return
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        if getattr(request, self.REVISION, None) is None:
+            super().save_related(request, form, formsets, change)
+
+    def response_change(self, request: HttpRequest, obj: Any) -> HttpResponse:
+        revision = getattr(request, self.REVISION, None)
+        if revision is None:
+            return super().response_change(request, obj)
+        self.message_user(
+            request,
+            f"Endpoint #{obj.pk} is live and keeps firing as it was. Your change is endpoint "
+            f"#{revision.pk}, in testing: send it a test postback, then Set live, which "
+            f"disables #{obj.pk}.",
+            messages.WARNING,
+        )
+        return redirect(self._url("change", revision.pk))
 
     def get_urls(self) -> list[URLPattern]:
         opts = self.opts
