@@ -349,10 +349,7 @@ class SetupRequestAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
             "reference": setup_request_reference(setup_request=obj),
             "comparison": setup_request_comparison(setup_request=obj),
             "preview": self._preview(obj),
-            "breaks": setup_request_breaks(setup_request=obj)
-            if obj.status == SetupRequest.Status.NEW
-            else [],
-            "doubles": self._doubles(obj) if obj.status == SetupRequest.Status.NEW else [],
+            **self._warnings(obj),
             "can_review": obj.status == SetupRequest.Status.NEW
             and self.has_change_permission(request, obj),
             "show_save": False,
@@ -361,14 +358,22 @@ class SetupRequestAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
         }
 
     @staticmethod
-    def _doubles(setup_request: SetupRequest) -> list[Any]:
+    def _warnings(setup_request: SetupRequest) -> dict[str, list[Any]]:
+        """What approving would do to existing endpoints: break some (disabled with it) and
+        double others (replaced when the new one goes live); a broken one is not offered for
+        replacement, since approving disables it."""
+        if setup_request.status != SetupRequest.Status.NEW:
+            return {"breaks": [], "doubles": []}
+        breaks = setup_request_breaks(setup_request=setup_request)
         try:
             codes = setup_event_codes(
                 events=setup_request.events, event_codes=setup_request.event_codes
             )
         except ValidationError:
-            return []
-        return setup_request_doubles(network_id=setup_request.network_id, event_codes=codes)
+            return {"breaks": breaks, "doubles": []}
+        broken = {item.endpoint.pk for item in breaks}
+        doubles = setup_request_doubles(network_id=setup_request.network_id, event_codes=codes)
+        return {"breaks": breaks, "doubles": [d for d in doubles if d.endpoint.pk not in broken]}
 
     @staticmethod
     def _preview(setup_request: SetupRequest) -> list[Any]:

@@ -336,3 +336,19 @@ def test_without_replace_both_endpoints_stay(admin_client):
     admin_client.post(reverse("admin:affiliates_setuprequest_approve", args=[request.pk]))
     new = PostbackEndpoint.objects.exclude(pk=old.pk).get()
     assert new.replaces_id is None
+
+
+def test_an_endpoint_that_approving_disables_is_not_offered_for_replacement(admin_client):
+    PostbackEndpointFactory.create(
+        affiliate__network_id=2345678,
+        affiliate__tracker_params=["subid"],
+        url_template="https://old.example/pb?s={subid}",
+        events=["signup"],
+    )
+    request = new_request()
+    body = admin_client.get(
+        reverse("admin:affiliates_setuprequest_change", args=[request.pk])
+    ).content.decode()
+    assert 'id="setup-breaks"' in body
+    assert 'id="setup-doubles"' not in body
+    assert 'name="replace_live"' not in body
