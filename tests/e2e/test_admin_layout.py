@@ -10,7 +10,6 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
 from postbacks.models import Delivery, DeliveryAttempt, PostbackEndpoint
-from tests.e2e.conftest import screenshot
 from tests.factories import (
     AffiliateFactory,
     ConversionFactory,
@@ -147,7 +146,6 @@ def test_no_portal_admin_page_scrolls_sideways_at_1366(
         if bars:
             empty_bars[url] = bars
         if url.startswith("/admin/affiliates/affiliate/") and url.endswith("/change/"):
-            screenshot(page, "layout-affiliate.png")
             builder, buttons = page.evaluate(
                 "['#link-builder', '#affiliate_form .submit-row']"
                 ".map(s => document.querySelector(s).getBoundingClientRect().top)"
