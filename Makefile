@@ -25,7 +25,10 @@ install: $(STAMP)
 run: $(STAMP)
 	@PORT=$(PORT) scripts/run.sh
 
+# The production settings serve static files by their hashed names: collected first, or every
+# HTML page would answer 500.
 web: $(STAMP)
+	$(BIN)/python manage.py collectstatic --noinput -v 0
 	$(BIN)/gunicorn config.wsgi --bind $(WEB_BIND):$(PORT) --workers $${WEB_CONCURRENCY:-2} --worker-class gthread --threads $${WEB_THREADS:-4} --access-logfile - --graceful-timeout 20
 
 worker: $(STAMP)

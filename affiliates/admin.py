@@ -22,7 +22,9 @@ from affiliates.selectors import (
     offers_active,
     portal_base_url,
     setup_preview_rows,
+    setup_request_breaks,
     setup_request_comparison,
+    setup_request_doubles,
     setup_request_reference,
     setup_requests_visible,
 )
@@ -168,7 +170,8 @@ class AffiliateAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
         ]
 
     def invite_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """The signed invite link to copy, and a button that e-mails it to the affiliate."""
+        """POST (the change page's "Send invite"): e-mail the signed invite link to the affiliate,
+        then show it. GET: the link to copy, and a button that e-mails it."""
         affiliate: Affiliate = object_for_change(self, request, object_id)
         token = invite_token_make(affiliate=affiliate)
         link = portal_base_url(request=request) + reverse("setup:invite", kwargs={"token": token})
@@ -178,13 +181,19 @@ class AffiliateAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
             except ValidationError as exc:
                 self.message_user(request, " ".join(exc.messages), messages.ERROR)
             else:
-                self.message_user(request, f"The invite link was e-mailed to {sent_to}.")
+                self.message_user(
+                    request, f"The invite link below was e-mailed to {sent_to}.", messages.SUCCESS
+                )
+                return redirect(
+                    reverse("admin:affiliates_affiliate_invite", args=[affiliate.pk]) + "?sent=1"
+                )
             return redirect("admin:affiliates_affiliate_invite", object_id=affiliate.pk)
         context = {
             **admin_page_context(
                 self, request, original=affiliate, title=f"Invite {affiliate} to the setup form"
             ),
             "link": link,
+            "sent_to": affiliate.email if request.GET.get("sent") else "",
             "max_age_days": settings.SETUP_INVITE_MAX_AGE // 86400,
         }
         return TemplateResponse(request, "admin/affiliates/affiliate/invite.html", context)
@@ -218,6 +227,7 @@ class RejectForm(forms.Form):
 
 SUBMITTED_FIELDS = (
     "network_id",
+    "affiliate_name",
     "contact_email",
     "offer_links",
     "events",
@@ -271,7 +281,7 @@ class SetupRequestAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
             "Submitted",
             {
                 "fields": (
-                    "network_id",
+                    ("network_id", "affiliate_name"),
                     "contact_email",
                     "offer_links",
                     ("events", "event_codes"),
@@ -339,12 +349,31 @@ class SetupRequestAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
             "reference": setup_request_reference(setup_request=obj),
             "comparison": setup_request_comparison(setup_request=obj),
             "preview": self._preview(obj),
+            **self._warnings(obj),
             "can_review": obj.status == SetupRequest.Status.NEW
             and self.has_change_permission(request, obj),
             "show_save": False,
             "show_save_and_continue": False,
             "show_save_and_add_another": False,
         }
+
+    @staticmethod
+    def _warnings(setup_request: SetupRequest) -> dict[str, list[Any]]:
+        """What approving would do to existing endpoints: break some (disabled with it) and
+        double others (replaced when the new one goes live); a broken one is not offered for
+        replacement, since approving disables it."""
+        if setup_request.status != SetupRequest.Status.NEW:
+            return {"breaks": [], "doubles": []}
+        breaks = setup_request_breaks(setup_request=setup_request)
+        try:
+            codes = setup_event_codes(
+                events=setup_request.events, event_codes=setup_request.event_codes
+            )
+        except ValidationError:
+            return {"breaks": breaks, "doubles": []}
+        broken = {item.endpoint.pk for item in breaks}
+        doubles = setup_request_doubles(network_id=setup_request.network_id, event_codes=codes)
+        return {"breaks": breaks, "doubles": [d for d in doubles if d.endpoint.pk not in broken]}
 
     @staticmethod
     def _preview(setup_request: SetupRequest) -> list[Any]:
@@ -372,7 +401,10 @@ class SetupRequestAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
             return HttpResponseRedirect(self._change_url(setup_request))
         try:
             endpoint = setup_request_approve(
-                setup_request=setup_request, reviewer=_staff_user(request)
+                setup_request=setup_request,
+                reviewer=_staff_user(request),
+                disable_broken=request.POST.get("disable_broken") == "1",
+                replace_live=request.POST.get("replace_live") == "1",
             )
         except ValidationError as exc:
             self.message_user(request, " ".join(exc.messages), messages.ERROR)

@@ -29,6 +29,12 @@ class SetupForm(forms.Form):
         help_text="Your affiliate id on our network, e.g. 1234567.",
         error_messages={"invalid": "Enter your network id as a number, e.g. 1234567."},
     )
+    affiliate_name = forms.CharField(
+        label="Your name or company",
+        required=False,
+        max_length=200,
+        help_text="How we should call you, e.g. Tracker Media Ltd.",
+    )
     contact_email = forms.EmailField(
         label="Contact e-mail",
         max_length=254,
@@ -118,6 +124,7 @@ class SetupForm(forms.Form):
     def initial_for(affiliate: Affiliate) -> dict[str, Any]:
         initial: dict[str, Any] = {
             "network_id": affiliate.network_id,
+            "affiliate_name": affiliate.name,
             "contact_email": affiliate.email,
             "tracker_separator": affiliate.tracker_separator,
         }

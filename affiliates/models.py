@@ -26,6 +26,9 @@ class Affiliate(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="managed_affiliates",
+        # Account managers are staff: API service users (create_api_token) are not offered in
+        # the admin's choices and filters.
+        limit_choices_to={"is_staff": True},
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     tracker_params = models.JSONField(
@@ -106,6 +109,12 @@ class SetupRequest(models.Model):
         Affiliate, null=True, blank=True, on_delete=models.SET_NULL, related_name="setup_requests"
     )
     network_id = models.PositiveBigIntegerField(validators=[MinValueValidator(1)])
+    affiliate_name = models.CharField(
+        "Name",
+        max_length=200,
+        blank=True,
+        help_text="The name the affiliate gave (company or brand): a new affiliate is named so.",
+    )
     contact_email = models.EmailField()
     offer_links = models.TextField(help_text="The offer links the affiliate uses, one per line.")
     events = models.CharField(max_length=16, choices=Events.choices, default=Events.CONVERSIONS)

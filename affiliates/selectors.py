@@ -58,6 +58,61 @@ def offer_for_link_id(*, link_id: int | None) -> Offer | None:
 
 
 @dataclass(frozen=True)
+class EndpointBreak:
+    """An existing endpoint whose template would not render with a setup request's params."""
+
+    endpoint: PostbackEndpoint
+    problem: str
+
+
+def setup_request_breaks(*, setup_request: SetupRequest) -> list[EndpointBreak]:
+    """The existing affiliate's endpoints (disabled ones aside) that approving the request would
+    break: their templates use a tracker param the request no longer has."""
+    params = list(setup_request.tracker_params or [])
+    endpoints = (
+        PostbackEndpoint.objects.filter(affiliate__network_id=setup_request.network_id)
+        .exclude(status=PostbackEndpoint.Status.DISABLED)
+        .select_related("affiliate", "offer")
+        .order_by("pk")
+    )
+    breaks = []
+    for endpoint in endpoints:
+        try:
+            validate_template(endpoint.url_template, params)
+        except TemplateError as exc:
+            breaks.append(EndpointBreak(endpoint, str(exc)))
+    return breaks
+
+
+@dataclass(frozen=True)
+class EndpointDouble:
+    """A live endpoint that would fire beside a setup request's new all-offers endpoint."""
+
+    endpoint: PostbackEndpoint
+    events: list[str]
+
+
+def setup_request_doubles(*, network_id: int, event_codes: list[str]) -> list[EndpointDouble]:
+    """The affiliate's live endpoints that receive any of ``event_codes``: the new endpoint is for
+    all offers, so each of their postbacks would fire twice once both are live."""
+    endpoints = (
+        PostbackEndpoint.objects.filter(
+            affiliate__network_id=network_id,
+            status=PostbackEndpoint.Status.LIVE,
+            event_types__code__in=event_codes,
+        )
+        .distinct()
+        .select_related("affiliate", "offer")
+        .prefetch_related("event_types")
+        .order_by("pk")
+    )
+    return [
+        EndpointDouble(e, sorted(t.code for t in e.event_types.all() if t.code in set(event_codes)))
+        for e in endpoints
+    ]
+
+
+@dataclass(frozen=True)
 class ComparisonRow:
     label: str
     asked: str

@@ -42,11 +42,15 @@ def _affiliate_save(affiliate: Affiliate) -> Affiliate:
 
 def _endpoint_templates_check(*, affiliate: Affiliate) -> None:
     """Tracker params that an endpoint's template still uses cannot be removed: the endpoint
-    would stop rendering (the admin refuses it the same way)."""
+    would stop rendering (the admin refuses it the same way). A disabled endpoint fires nothing
+    and does not count: it is edited and tested again before it comes back."""
     if affiliate.pk is None:
         return
     params = affiliate.tracker_params or []
-    for endpoint in PostbackEndpoint.objects.filter(affiliate=affiliate).order_by("pk"):
+    endpoints = PostbackEndpoint.objects.filter(affiliate=affiliate).exclude(
+        status=PostbackEndpoint.Status.DISABLED
+    )
+    for endpoint in endpoints.order_by("pk"):
         try:
             validate_template(endpoint.url_template, params)
         except TemplateError as exc:

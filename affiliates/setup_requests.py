@@ -16,11 +16,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from affiliates.models import Affiliate, SetupRequest
-from affiliates.selectors import setup_request_reference
+from affiliates.selectors import (
+    setup_request_breaks,
+    setup_request_doubles,
+    setup_request_reference,
+)
 from affiliates.services import affiliate_create, affiliate_update
 from affiliates.validators import tracker_params_validate
 from config.history import history_record_update
-from postbacks.endpoints import endpoint_create
+from postbacks.endpoints import endpoint_create, endpoint_disable
 from postbacks.macros import TemplateError, validate_template
 from postbacks.models import EventType, PostbackEndpoint
 from postbacks.preview import tracker_from_test_link
@@ -170,6 +174,7 @@ def setup_request_submit(
     tracker_separator: str,
     test_link: str,
     questions: str = "",
+    affiliate_name: str = "",
     client_ip: str | None = None,
     invited_affiliate: Affiliate | None = None,
     base_url: str = "",
@@ -195,6 +200,7 @@ def setup_request_submit(
     setup_request = SetupRequest(
         affiliate=affiliate,
         network_id=network_id,
+        affiliate_name=affiliate_name.strip(),
         contact_email=contact_email,
         offer_links=offer_links,
         events=events,
@@ -258,13 +264,47 @@ def _reviewed_elsewhere(setup_request: SetupRequest) -> ValidationError:
 
 
 def _affiliate_name(setup_request: SetupRequest) -> str:
+    """The name the affiliate gave; without one, its e-mail's local part."""
+    if setup_request.affiliate_name:
+        return setup_request.affiliate_name
     local = setup_request.contact_email.partition("@")[0].strip()
     return local[:200] if local else f"Affiliate {setup_request.network_id}"
 
 
-def setup_request_approve(*, setup_request: SetupRequest, reviewer: User) -> PostbackEndpoint:
+def _breaks_resolve(*, setup_request: SetupRequest, reviewer: User, disable_broken: bool) -> None:
+    """Refuse, naming the ways out, when the request's params would break existing endpoints;
+    with ``disable_broken``, disable them instead (inside the approval's transaction)."""
+    breaks = setup_request_breaks(setup_request=setup_request)
+    if not breaks:
+        return
+    if not disable_broken:
+        listing = "; ".join(
+            f"Postback endpoint #{b.endpoint.pk} would break: {b.problem}" for b in breaks
+        )
+        raise ValidationError(
+            f"{listing}. Edit or disable those endpoints first, or approve with them disabled."
+        )
+    reference = setup_request_reference(setup_request=setup_request)
+    for item in breaks:
+        endpoint_disable(
+            endpoint_id=item.endpoint.pk,
+            reason=f"{reference} changed the tracker params: {item.problem}",
+            user=reviewer,
+        )
+
+
+def setup_request_approve(
+    *,
+    setup_request: SetupRequest,
+    reviewer: User,
+    disable_broken: bool = False,
+    replace_live: bool = False,
+) -> PostbackEndpoint:
     """Turn a new request into the affiliate's tracker structure and a PostbackEndpoint in status
-    `testing`, in one transaction, recording the reviewer.
+    `testing`, in one transaction, recording the reviewer. Existing endpoints that the new
+    params would break refuse the approval, or with ``disable_broken`` are disabled with it.
+    With ``replace_live``, the first live endpoint that receives the same events is replaced by
+    the new one: disabled when the new one is set live, so a sale never fires twice.
 
     The status change is a guarded UPDATE (only from `new`), so of two managers approving at the
     same moment one succeeds and the other is refused; anything that fails rolls it all back.
@@ -290,6 +330,9 @@ def setup_request_approve(*, setup_request: SetupRequest, reviewer: User) -> Pos
                 tracker_separator=setup_request.tracker_separator,
             )
         else:
+            _breaks_resolve(
+                setup_request=setup_request, reviewer=reviewer, disable_broken=disable_broken
+            )
             changes: dict[str, Any] = {
                 "tracker_params": list(setup_request.tracker_params),
                 "tracker_separator": setup_request.tracker_separator,
@@ -299,11 +342,18 @@ def setup_request_approve(*, setup_request: SetupRequest, reviewer: User) -> Pos
             if not affiliate.email:
                 changes["email"] = setup_request.contact_email
             affiliate = affiliate_update(affiliate=affiliate, data=changes)
+        codes = setup_event_codes(
+            events=setup_request.events, event_codes=setup_request.event_codes
+        )
+        doubles = (
+            setup_request_doubles(network_id=affiliate.network_id, event_codes=codes)
+            if replace_live
+            else []
+        )
         endpoint = endpoint_create(
             affiliate_id=affiliate.network_id,
-            event_types=setup_event_codes(
-                events=setup_request.events, event_codes=setup_request.event_codes
-            ),
+            event_types=codes,
+            replaces_id=doubles[0].endpoint.pk if doubles else None,
             url_template=setup_request.url_template,
             method=setup_request.method,
             status=PostbackEndpoint.Status.TESTING,

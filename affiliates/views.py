@@ -142,6 +142,7 @@ def setup_form(request: HttpRequest, token: str | None = None) -> HttpResponse:
         setup_request = setup_request_submit(
             network_id=data["network_id"],
             contact_email=data["contact_email"],
+            affiliate_name=data.get("affiliate_name") or "",
             offer_links=data["offer_links"],
             events=data["events"],
             event_codes=data.get("event_codes") or [],

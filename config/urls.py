@@ -5,7 +5,7 @@ from django_rq.urls import get_admin_urlpatterns, get_api_urlpatterns
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from config.access import network_wide
-from config.views import healthz, metrics
+from config.views import favicon, healthz, metrics
 
 admin.site.site_header = "Postback portal"
 admin.site.site_title = "Postback portal"
@@ -18,6 +18,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/rq/", include(rq_urls)),
     path("admin/", admin.site.urls),
+    path("favicon.ico", favicon, name="favicon"),
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
     path("setup/", include("affiliates.urls")),

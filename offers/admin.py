@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.db import models
 
 from config.history_admin import HistoryAdmin
+from offers.currencies import amount_display
 from offers.models import Offer
 
 
@@ -42,4 +43,4 @@ class OfferAdmin(HistoryAdmin):
     def pays(self, obj: Offer) -> str:
         if obj.kind == Offer.Kind.REVSHARE:
             return f"{obj.revshare_percent}%" if obj.revshare_percent is not None else "-"
-        return f"{obj.payout} {obj.currency}" if obj.payout is not None else "-"
+        return amount_display(obj.payout, obj.currency)

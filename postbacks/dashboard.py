@@ -378,13 +378,14 @@ class EndpointHealth:
 
 
 def _endpoint_recent_delivery_ids(*, endpoint: PostbackEndpoint, now: datetime) -> list[int]:
-    """Its deliveries created within RECENT_DAYS (the whole retry schedule is under two days),
-    newest first, at most RECENT_DELIVERIES: read on the (endpoint, -created_at) index.
+    """Its real deliveries created within RECENT_DAYS (the whole retry schedule is under two
+    days), newest first, at most RECENT_DELIVERIES: read on the (endpoint, -created_at) index.
+    Test postbacks are on the endpoint's page: the health page is about real postbacks only.
 
     Starting from the attempts table instead would walk its started_at index through every
     other endpoint's attempts, seconds on a quiet endpoint among a million attempts."""
     return list(
-        Delivery.objects.filter(endpoint=endpoint, created_at__gte=now - RECENT_DAYS)
+        Delivery.objects.filter(endpoint=endpoint, is_test=False, created_at__gte=now - RECENT_DAYS)
         .order_by("-created_at")
         .values_list("pk", flat=True)[:RECENT_DELIVERIES]
     )

@@ -92,10 +92,13 @@ def endpoint_create(
     test_link: str = "",
     fire_on: Sequence[str] = lifecycle.DEFAULT_FIRE_ON,
     status_values: Mapping[str, str] | None = None,
+    replaces_id: int | None = None,
 ) -> PostbackEndpoint:
     """A new endpoint; its template is checked against the affiliate's tracker params, the
-    statuses it fires on and their words by the lifecycle's rules."""
+    statuses it fires on and their words by the lifecycle's rules. ``replaces_id``: a live
+    endpoint it takes over from when it is set live."""
     endpoint = PostbackEndpoint(
+        replaces_id=replaces_id,
         affiliate=_affiliate(affiliate_id),
         offer=_offer(offer_id),
         url_template=url_template,
@@ -133,6 +136,44 @@ def endpoint_update(*, endpoint: PostbackEndpoint, data: Mapping[str, Any]) -> P
             setattr(endpoint, name, data[name])
     _endpoint_save(endpoint, event_types)
     return endpoint
+
+
+# What a live endpoint sends, and where: a change of any of these is tested before it fires.
+FIRING_FIELDS = ("offer", "event_types", "url_template", "method")
+
+
+def endpoint_change_needs_test(*, was: str, changed: Sequence[str]) -> bool:
+    """A live endpoint whose URL, method, events or offer change must pass a test first."""
+    return was == Status.LIVE and any(name in FIRING_FIELDS for name in changed)
+
+
+def endpoint_revise(
+    *,
+    endpoint: PostbackEndpoint,
+    offer: Offer | None,
+    event_types: Sequence[EventType],
+    url_template: str,
+    method: str,
+    test_link: str,
+    user: Any = None,
+) -> PostbackEndpoint:
+    """A live endpoint's new version, as a new endpoint in testing that replaces it: the live one
+    keeps firing as it was until the new one passes a test and is set live (endpoint_set_live
+    then disables the old one in the same transaction)."""
+    revision = PostbackEndpoint(
+        affiliate=endpoint.affiliate,
+        offer=offer,
+        url_template=url_template,
+        method=method,
+        status=Status.TESTING,
+        test_link=test_link,
+        replaces=endpoint,
+    )
+    _endpoint_save(revision, list(event_types))
+    history_record_update(
+        instance=endpoint, user=user, reason=f"changed as endpoint #{revision.pk}, in testing"
+    )
+    return revision
 
 
 def endpoint_delete(*, endpoint: PostbackEndpoint) -> None:
@@ -192,6 +233,18 @@ def endpoint_set_live(*, endpoint: PostbackEndpoint, user: Any = None) -> Postba
             history_record_update(
                 instance=endpoint, user=user, reason="set live after a successful test postback"
             )
+            # The endpoint it replaces stops in the same transaction: never both, never neither.
+            replaces_id = (
+                PostbackEndpoint.objects.filter(pk=endpoint.pk)
+                .values_list("replaces_id", flat=True)
+                .get()
+            )
+            if replaces_id is not None:
+                endpoint_disable(
+                    endpoint_id=replaces_id,
+                    reason=f"replaced by endpoint #{endpoint.pk}",
+                    user=user,
+                )
     if won:
         logger.info(
             "endpoint %s set live by %s", endpoint.pk, getattr(user, "username", None) or "api"
@@ -209,6 +262,22 @@ def endpoint_set_live(*, endpoint: PostbackEndpoint, user: Any = None) -> Postba
         "Send a test postback that succeeds (the receiver answers 2xx) before setting the "
         "endpoint live: its latest test did not succeed."
     )
+
+
+def endpoint_disable(*, endpoint_id: int, reason: str, user: Any = None) -> bool:
+    """Draft, testing or live -> disabled with the reason (a manager's choice, e.g. while
+    approving a setup request that changes the tracker its template uses). Guarded: False when
+    it was disabled already."""
+    changed = (
+        PostbackEndpoint.objects.filter(pk=endpoint_id)
+        .exclude(status=Status.DISABLED)
+        .update(status=Status.DISABLED, disabled_reason=reason[:500], updated_at=timezone.now())
+    )
+    if changed:
+        history_record_update(
+            instance=PostbackEndpoint(pk=endpoint_id), user=user, reason=f"disabled: {reason}"
+        )
+    return bool(changed)
 
 
 def endpoint_disable_live(

@@ -6,6 +6,7 @@ from django.db import models
 from config.history import AuditedHistory
 from postbacks import lifecycle
 from postbacks.macros import TemplateError, validate_template
+from postbacks.plain_errors import plain_error
 
 
 class EventType(models.Model):
@@ -76,6 +77,16 @@ class PostbackEndpoint(models.Model):
         blank=True,
         help_text='How the receiver spells each status, e.g. {"approved": "sale", "reversed": '
         '"rejected"}, for the {status} macro; a status left out is sent as it is named.',
+    )
+    # The live endpoint this one takes over from: disabled when this one is set live, so the
+    # two never both fire (a setup request's endpoint beside the one it replaces).
+    replaces = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="replaced_by",
+        editable=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -339,6 +350,11 @@ class Delivery(models.Model):
     def __str__(self) -> str:
         return f"Delivery #{self.pk} ({self.state}) to endpoint #{self.endpoint_id}"
 
+    @property
+    def problem(self) -> str:
+        """Its last error in plain words; "" when nothing went wrong."""
+        return plain_error(error=self.last_error, status_code=self.last_status_code)
+
 
 class DeliveryAttempt(models.Model):
     class Trigger(models.TextChoices):
@@ -367,6 +383,11 @@ class DeliveryAttempt(models.Model):
     def __str__(self) -> str:
         outcome = self.status_code if self.status_code is not None else (self.error or "no answer")
         return f"Attempt {self.number} of delivery #{self.delivery_id}: {outcome}"
+
+    @property
+    def problem(self) -> str:
+        """Its error in plain words; "" when the receiver answered 2xx."""
+        return plain_error(error=self.error, status_code=self.status_code)
 
 
 # Upper bounds (ms) of the attempt latency buckets: the hourly rollup's columns and the

@@ -201,6 +201,16 @@ def link_problem(exc: TrackerError) -> str:
     )
 
 
+def sample_offer(*, offer: Offer | None, test_link: str) -> Offer | None:
+    """The offer of a sample conversion: the endpoint's; for an all-offers endpoint, the offer
+    its test link points at (its ``id``), as the setup form's preview reads it, so the preview
+    and the test postback show the same amount."""
+    if offer is not None or not test_link:
+        return offer
+    match = _LINK_ID.search(test_link)
+    return Offer.objects.filter(network_offer_id=int(match.group(1))).first() if match else None
+
+
 def sample_tracker_values(*, affiliate: Affiliate, test_link: str) -> tuple[dict[str, str], str]:
     """The tracker values of the test link, parsed with the affiliate's format, and where they
     came from; without a test link, ``sample_<name>`` for each param. Raises TrackerError."""
@@ -263,6 +273,7 @@ def template_preview(
     except TrackerError as exc:
         return Preview([], "", link_problem(exc), macros)
     now = timezone.now()
+    offer = sample_offer(offer=offer, test_link=test_link)
     events = sorted(event_types, key=lambda event: event.code) or [default_event()]
     urls = []
     statuses = [status for status in lifecycle.STATUSES if status in fire_on] or [

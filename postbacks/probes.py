@@ -20,7 +20,14 @@ from postbacks.delivery.sender import send_now
 from postbacks.delivery.services import deliveries_claim, delivery_outcomes_record
 from postbacks.macros import TemplateError
 from postbacks.models import Delivery, DeliveryAttempt, EventType, PostbackEndpoint
-from postbacks.preview import default_event, link_problem, sample_tracker_values, sample_url
+from postbacks.plain_errors import plain_error
+from postbacks.preview import (
+    default_event,
+    link_problem,
+    sample_offer,
+    sample_tracker_values,
+    sample_url,
+)
 from postbacks.tracker import TrackerError
 
 logger = logging.getLogger(__name__)
@@ -41,6 +48,7 @@ class ProbeResult:
     duration_ms: int | None
     response_excerpt: str
     error: str
+    problem: str
     delivery_id: int
     attempt_id: int | None
 
@@ -79,7 +87,7 @@ def endpoint_test_url(
             tracker_params=list(endpoint.affiliate.tracker_params or []),
             network_id=endpoint.affiliate.network_id,
             tracker=tracker,
-            offer=endpoint.offer,
+            offer=sample_offer(offer=endpoint.offer, test_link=endpoint.test_link),
             event=event,
             occurred_at=now,
             transaction_id=f"test-{int(now.timestamp())}",
@@ -134,18 +142,23 @@ def endpoint_test_fire(
         getattr(user, "username", None) or "api",
         delivery.state,
     )
+    status_code = attempt.status_code if attempt else None
+    error = (
+        (attempt.error if attempt else "")
+        or delivery.last_error
+        or ("" if attempt else "not sent: the test delivery could not be claimed")
+    )
     return ProbeResult(
         url=url,
         method=endpoint.method,
         event=event.code,
         source=source,
         succeeded=delivery.state == Delivery.State.SUCCEEDED,
-        status_code=attempt.status_code if attempt else None,
+        status_code=status_code,
         duration_ms=attempt.duration_ms if attempt else None,
         response_excerpt=attempt.response_excerpt if attempt else "",
-        error=(attempt.error if attempt else "")
-        or delivery.last_error
-        or ("" if attempt else "not sent: the test delivery could not be claimed"),
+        error=error,
+        problem=plain_error(error=error, status_code=status_code),
         delivery_id=delivery.pk,
         attempt_id=attempt.pk if attempt else None,
     )

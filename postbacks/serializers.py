@@ -73,5 +73,9 @@ class EndpointTestOutputSerializer(serializers.Serializer):
         help_text='Why it failed, e.g. "timed out after 15.0 s" or "address refused: ..."; '
         "empty on success."
     )
+    problem = serializers.CharField(
+        help_text='The error in plain words, e.g. "could not connect to 127.0.0.1:8009" or '
+        '"answered 404 Not Found"; empty on success.'
+    )
     delivery_id = serializers.IntegerField(help_text="The test delivery kept in the history.")
     attempt_id = serializers.IntegerField(allow_null=True)

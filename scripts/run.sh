@@ -2,8 +2,8 @@
 # `make run`: the whole portal on one machine, for a demo or development.
 #
 # migrate, demo data, admin user, then in the background: the web server (gunicorn), the delivery
-# worker and the demo receiver. Ctrl-C (or SIGTERM) stops everything this script started; if one
-# of them dies, the rest are stopped too and the script exits non-zero.
+# worker and the demo receiver. Ctrl-C (or SIGTERM) stops everything this script started, and
+# Ctrl-C ends with 0; if one of them dies, the rest are stopped too and the script exits non-zero.
 #
 # Environment: PORT (default 8000), DATABASE_URL (default: SQLite file db.sqlite3), REDIS_URL
 # (default: the local Redis on 127.0.0.1:$LOCAL_REDIS_PORT if it answers, else a private
@@ -68,7 +68,9 @@ stop_all() {
   if [[ ${#PIDS[@]} -gt 0 ]]; then say "everything it started has stopped"; fi
   exit "$code"
 }
-trap 'stop_all 130' INT
+# Ctrl-C is how a person stops `make run`: a clean stop, not a failure (make would print
+# "Error 130" for a non-zero code).
+trap 'stop_all 0' INT
 trap 'stop_all 143' TERM
 trap 'stop_all 129' HUP
 trap 'stop_all $?' EXIT
@@ -152,6 +154,7 @@ else
 fi
 "$PY" manage.py migrate --noinput
 "$PY" manage.py load_demo_data
+"$PY" manage.py load_demo_traffic
 admin_login=$("$PY" manage.py ensure_admin --username admin)
 "$PY" manage.py collectstatic --noinput -v 0
 

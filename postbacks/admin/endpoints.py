@@ -26,7 +26,12 @@ from config.admin_tools import (
 from config.history_admin import HistoryAdmin
 from postbacks import dashboard, probes
 from postbacks.admin.replay import may_replay, replay_and_report
-from postbacks.endpoints import endpoint_can_go_live, endpoint_set_live
+from postbacks.endpoints import (
+    endpoint_can_go_live,
+    endpoint_change_needs_test,
+    endpoint_revise,
+    endpoint_set_live,
+)
 from postbacks.forms import (
     EndpointPreviewForm,
     PostbackEndpointAdminForm,
@@ -34,6 +39,7 @@ from postbacks.forms import (
 )
 from postbacks.macros import available_macros
 from postbacks.models import Delivery, DeliveryAttempt, EventType, PostbackEndpoint
+from postbacks.plain_errors import plain_error
 from postbacks.preview import endpoint_preview, template_preview
 
 FIXED_EVENT_CODES = frozenset({"freereg", "trial", "signup", "rebill"})
@@ -89,15 +95,19 @@ def _test_rows(deliveries: list[Delivery]) -> list[dict[str, Any]]:
         for attempt in attempts:
             code = attempt.status_code if attempt and attempt.status_code is not None else "-"
             sent = attempt.started_at if attempt else delivery.created_at
+            error = (attempt.error if attempt else "") or delivery.last_error
+            status_code = attempt.status_code if attempt else delivery.last_status_code
             rows.append(
                 {
                     "sent": timezone.localtime(sent).strftime("%Y-%m-%d %H:%M:%S"),
-                    "state": str(delivery.state),
+                    # A test is tried once: "dead" would read as if the endpoint were.
+                    "state": "failed" if delivery.state == Delivery.State.DEAD else delivery.state,
                     "code": code,
                     "latency": f"{attempt.duration_ms} ms" if attempt else "-",
                     "method": delivery.method,
                     "url": delivery.url,
-                    "error": (attempt.error if attempt else "") or delivery.last_error or "-",
+                    "error": error,
+                    "problem": plain_error(error=error, status_code=status_code),
                     "excerpt": attempt.response_excerpt if attempt else "",
                 }
             )
@@ -175,6 +185,45 @@ class PostbackEndpointAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
             fieldsets.insert(-1, self.test_fieldset)
         return fieldsets
 
+    # --- A live endpoint's change of what it fires is tested first -----------------------------
+    # The change becomes a new endpoint in testing (endpoints.endpoint_revise); the live one is
+    # left as it was, and keeps firing, until the new one is set live.
+    REVISION = "_endpoint_revision"
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        was = PostbackEndpoint.objects.filter(pk=obj.pk).values_list("status", flat=True).first()
+        if change and was and endpoint_change_needs_test(was=was, changed=form.changed_data):
+            data = form.cleaned_data
+            revision = endpoint_revise(
+                endpoint=PostbackEndpoint.objects.get(pk=obj.pk),
+                offer=data.get("offer"),
+                event_types=list(data["event_types"]),
+                url_template=data["url_template"],
+                method=data["method"],
+                test_link=data.get("test_link") or "",
+                user=request.user,
+            )
+            setattr(request, self.REVISION, revision)
+            return
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        if getattr(request, self.REVISION, None) is None:
+            super().save_related(request, form, formsets, change)
+
+    def response_change(self, request: HttpRequest, obj: Any) -> HttpResponse:
+        revision = getattr(request, self.REVISION, None)
+        if revision is None:
+            return super().response_change(request, obj)
+        self.message_user(
+            request,
+            f"Endpoint #{obj.pk} is live and keeps firing as it was. Your change is endpoint "
+            f"#{revision.pk}, in testing: send it a test postback, then Set live, which "
+            f"disables #{obj.pk}.",
+            messages.WARNING,
+        )
+        return redirect(self._url("change", revision.pk))
+
     def get_urls(self) -> list[URLPattern]:
         opts = self.opts
         name = f"{opts.app_label}_{opts.model_name}"
@@ -222,10 +271,8 @@ class PostbackEndpointAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
         else:
             if result.succeeded:
                 text = f"Test postback answered {result.status_code} in {result.duration_ms} ms."
-            elif result.status_code is not None:
-                text = f"Test postback failed: the receiver answered {result.status_code}."
             else:
-                text = f"Test postback failed: {result.error}."
+                text = f"Test postback failed: {result.problem}."
             self.message_user(
                 request, text, messages.SUCCESS if result.succeeded else messages.ERROR
             )
@@ -253,7 +300,8 @@ class PostbackEndpointAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
         chart = [
             {
                 "t": timezone.localtime(a.started_at).strftime("%m-%d %H:%M:%S"),
-                "ms": a.duration_ms,
+                # A connection that failed has no latency to draw: no point, a gap in the curve.
+                "ms": a.duration_ms if a.status_code is not None else None,
                 "ok": a.status_code is not None and 200 <= a.status_code < 300,
             }
             for a in reversed(health.attempts)

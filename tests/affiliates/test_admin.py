@@ -5,11 +5,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.urls import reverse
 
 from affiliates.models import Affiliate
 from postbacks.models import EventType, PostbackEndpoint
-from tests.factories import AffiliateFactory, PostbackEndpointFactory
+from tests.factories import AffiliateFactory, PostbackEndpointFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -160,3 +161,16 @@ def test_affiliate_page_lists_its_endpoints_inline(admin_client):
     body = admin_client.get(url).content.decode()
     assert "https://inline.example/pb?c={clickId}" in body
     assert reverse("admin:postbacks_postbackendpoint_change", args=[endpoint.pk]) in body
+
+
+def test_account_manager_filters_offer_staff_only_not_api_service_users(admin_client):
+    staff = UserFactory.create(username="alice-am")
+    User.objects.create_user(username="ingest-service", is_staff=False)
+    for url in (
+        reverse("admin:affiliates_affiliate_changelist"),
+        reverse("admin:postbacks_postbackendpoint_changelist"),
+        reverse("admin:postbacks_delivery_changelist"),
+    ):
+        body = admin_client.get(url).content.decode()
+        assert staff.username in body, url
+        assert "ingest-service" not in body, url

@@ -7,7 +7,7 @@ from django.core import mail, signing
 from django.urls import reverse
 
 from affiliates.invites import INVITE_SALT, invite_token_make
-from affiliates.models import SetupRequest
+from affiliates.models import Affiliate, SetupRequest
 from tests.affiliates.test_setup_form import form_data
 from tests.factories import AffiliateFactory
 
@@ -117,3 +117,26 @@ def test_send_invite_round_trip_from_the_admin(admin_client, client, affiliate, 
 def test_the_invite_link_uses_the_request_host_without_portal_base_url(admin_client, affiliate):
     page = admin_client.get(reverse("admin:affiliates_affiliate_invite", args=[affiliate.pk]))
     assert 'value="http://testserver/setup/' in page.content.decode()
+
+
+def test_send_invite_on_the_affiliate_page_e_mails_the_link_and_shows_it(admin_client, affiliate):
+    invite = reverse("admin:affiliates_affiliate_invite", args=[affiliate.pk])
+    change = admin_client.get(reverse("admin:affiliates_affiliate_change", args=[affiliate.pk]))
+    assert f'<form method="post" action="{invite}" class="object-tool-form">' in (
+        change.content.decode()
+    )
+    page = admin_client.post(invite, follow=True).content.decode()
+    (message,) = mail.outbox
+    shown = re.search(r'id="invite-link" value="([^"]+)"', page).group(1)
+    assert shown in message.body
+    assert f"The invite link below was e-mailed to {affiliate.email}." in page
+    assert f"E-mail it again to {affiliate.email}" in page
+
+
+def test_without_an_e_mail_address_the_page_offers_the_link_only(admin_client, affiliate):
+    Affiliate.objects.filter(pk=affiliate.pk).update(email="")
+    change = admin_client.get(reverse("admin:affiliates_affiliate_change", args=[affiliate.pk]))
+    body = change.content.decode()
+    assert 'id="send-invite"' not in body
+    assert 'id="invite-link-page"' in body
+    assert mail.outbox == []

@@ -7,7 +7,9 @@ from django.urls import reverse
 
 from affiliates.models import Affiliate, SetupRequest
 from affiliates.setup_requests import setup_request_approve, setup_request_reject
+from postbacks.endpoints import endpoint_set_live
 from postbacks.models import PostbackEndpoint
+from postbacks.probes import endpoint_test_fire
 from tests.factories import (
     AffiliateFactory,
     PostbackEndpointFactory,
@@ -239,3 +241,121 @@ def test_reject_with_a_reason_through_the_admin(admin_client, admin_user):
     assert request.status == SetupRequest.Status.REJECTED
     assert request.rejection_reason == "Your tracker is not on our list."
     assert request.reviewed_by == admin_user
+
+
+def test_the_review_page_names_the_endpoints_the_params_would_break_before_the_click(
+    admin_client,
+):
+    endpoint = PostbackEndpointFactory.create(
+        affiliate__network_id=2345678,
+        affiliate__tracker_params=["subid"],
+        url_template="https://old.example/pb?s={subid}",
+    )
+    request = new_request()
+    url = reverse("admin:affiliates_setuprequest_change", args=[request.pk])
+    body = admin_client.get(url).content.decode()
+    breaks = body[body.index('id="setup-breaks"') :]
+    assert reverse("admin:postbacks_postbackendpoint_change", args=[endpoint.pk]) in breaks
+    assert "unknown macro {subid}" in breaks
+    assert 'name="disable_broken" value="1"' in body
+    assert "Approve and disable 1 endpoint" in body
+
+
+def test_approving_with_the_broken_endpoints_disabled_does_it_all_in_one_step(admin_client):
+    endpoint = PostbackEndpointFactory.create(
+        affiliate__network_id=2345678,
+        affiliate__tracker_params=["subid"],
+        url_template="https://old.example/pb?s={subid}",
+    )
+    request = new_request()
+    admin_client.post(
+        reverse("admin:affiliates_setuprequest_approve", args=[request.pk]),
+        {"disable_broken": "1"},
+    )
+    endpoint.refresh_from_db()
+    assert endpoint.status == PostbackEndpoint.Status.DISABLED
+    assert "changed the tracker params: unknown macro {subid}" in endpoint.disabled_reason
+    request.refresh_from_db()
+    assert request.status == SetupRequest.Status.APPROVED
+    new = PostbackEndpoint.objects.exclude(pk=endpoint.pk).get()
+    assert new.status == PostbackEndpoint.Status.TESTING
+    assert new.affiliate.tracker_params == list(request.tracker_params)
+
+
+def test_without_the_choice_the_approval_names_the_ways_out_and_changes_nothing(admin_client):
+    endpoint = PostbackEndpointFactory.create(
+        affiliate__network_id=2345678,
+        affiliate__tracker_params=["subid"],
+        url_template="https://old.example/pb?s={subid}",
+    )
+    request = new_request()
+    body = admin_client.post(
+        reverse("admin:affiliates_setuprequest_approve", args=[request.pk]), follow=True
+    ).content.decode()
+    assert "or approve with them disabled" in body
+    endpoint.refresh_from_db()
+    assert endpoint.status == PostbackEndpoint.Status.LIVE
+
+
+def live_all_offers_endpoint() -> PostbackEndpoint:
+    return PostbackEndpointFactory.create(
+        affiliate__network_id=2345678,
+        affiliate__tracker_params=["affid", "clickId"],
+        url_template="https://old.example/pb?c={clickId}",
+        status=PostbackEndpoint.Status.LIVE,
+        events=["signup"],
+    )
+
+
+def test_the_review_page_warns_that_postbacks_would_fire_twice_and_offers_to_replace(
+    admin_client,
+):
+    old = live_all_offers_endpoint()
+    request = new_request()
+    body = admin_client.get(
+        reverse("admin:affiliates_setuprequest_change", args=[request.pk])
+    ).content.decode()
+    warning = body[body.index('id="setup-doubles"') :]
+    assert f"live endpoint #{old.pk}</a> (signup)" in warning
+    assert 'name="replace_live" value="1" id="replace-live" checked' in body
+
+
+def test_a_replacing_endpoint_disables_the_old_one_when_it_goes_live(admin_client, receiver):
+    old = live_all_offers_endpoint()
+    request = new_request(url_template=receiver.base_url + "/pb?cid={clickId}")
+    admin_client.post(
+        reverse("admin:affiliates_setuprequest_approve", args=[request.pk]), {"replace_live": "1"}
+    )
+    new = PostbackEndpoint.objects.exclude(pk=old.pk).get()
+    assert new.replaces_id == old.pk
+    old.refresh_from_db()
+    assert old.status == PostbackEndpoint.Status.LIVE  # still firing while the new one is tested
+    endpoint_test_fire(endpoint=new)
+    endpoint_set_live(endpoint=new)
+    old.refresh_from_db()
+    assert old.status == PostbackEndpoint.Status.DISABLED
+    assert old.disabled_reason == f"replaced by endpoint #{new.pk}"
+
+
+def test_without_replace_both_endpoints_stay(admin_client):
+    old = live_all_offers_endpoint()
+    request = new_request()
+    admin_client.post(reverse("admin:affiliates_setuprequest_approve", args=[request.pk]))
+    new = PostbackEndpoint.objects.exclude(pk=old.pk).get()
+    assert new.replaces_id is None
+
+
+def test_an_endpoint_that_approving_disables_is_not_offered_for_replacement(admin_client):
+    PostbackEndpointFactory.create(
+        affiliate__network_id=2345678,
+        affiliate__tracker_params=["subid"],
+        url_template="https://old.example/pb?s={subid}",
+        events=["signup"],
+    )
+    request = new_request()
+    body = admin_client.get(
+        reverse("admin:affiliates_setuprequest_change", args=[request.pk])
+    ).content.decode()
+    assert 'id="setup-breaks"' in body
+    assert 'id="setup-doubles"' not in body
+    assert 'name="replace_live"' not in body

@@ -7,8 +7,9 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from affiliates.models import SetupRequest
+from affiliates.models import Affiliate, SetupRequest
 from affiliates.selectors import setup_request_reference
+from affiliates.setup_requests import setup_request_approve
 from tests.factories import AffiliateFactory, OfferFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -370,3 +371,18 @@ def test_the_preview_reads_the_test_link_and_the_events_once_whatever_their_numb
         ("freereg", True, ""),
     ]
     assert rows[2].error == "unknown event 'nope'"
+
+
+def test_a_new_affiliate_is_named_as_it_asked_in_the_form(client: Any) -> None:
+    response = client.post(reverse("setup:form"), form_data(affiliate_name="Tracker Media Ltd."))
+    assert response.status_code == 302
+    request = SetupRequest.objects.get()
+    assert request.affiliate_name == "Tracker Media Ltd."
+    setup_request_approve(setup_request=request, reviewer=UserFactory.create())
+    assert Affiliate.objects.get(network_id=1234567).name == "Tracker Media Ltd."
+
+
+def test_without_a_name_the_new_affiliate_is_named_after_its_e_mail(client: Any) -> None:
+    client.post(reverse("setup:form"), form_data())
+    setup_request_approve(setup_request=SetupRequest.objects.get(), reviewer=UserFactory.create())
+    assert Affiliate.objects.get(network_id=1234567).name == "jane"

@@ -55,6 +55,7 @@ def test_fires_now_and_answers_with_the_attempts_result(
         "duration_ms": attempt.duration_ms,
         "response_excerpt": '{"ok": true}',
         "error": "",
+        "problem": "",
         "delivery_id": attempt.delivery_id,
         "attempt_id": attempt.pk,
     }
@@ -90,6 +91,7 @@ def test_a_failing_receiver_is_still_200_with_the_failure(
     assert (data["succeeded"], data["status_code"]) == (False, 500)
     assert data["response_excerpt"] == "<h1>boom</h1>"
     assert "receiver answered 500" in data["error"]
+    assert data["problem"] == "answered 500 Internal Server Error"
 
 
 def test_a_refused_address_is_reported_and_nothing_sent(
@@ -100,6 +102,7 @@ def test_a_refused_address_is_reported_and_nothing_sent(
     assert data["succeeded"] is False
     assert data["status_code"] is None
     assert data["error"].startswith("address refused")
+    assert data["problem"].startswith("refused: loopback address 127.0.0.1")
     assert receiver.received == []
 
 

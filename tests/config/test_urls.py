@@ -3,6 +3,7 @@ superusers and network admins only)."""
 
 import pytest
 from django.contrib.auth.models import Group
+from django.contrib.staticfiles import finders
 
 from config.access import ACCOUNT_MANAGER_GROUP, NETWORK_ADMIN_GROUP
 from tests.factories import UserFactory
@@ -37,3 +38,13 @@ def test_rq_dashboard_is_for_those_who_see_every_affiliate(client):
     network_admin.groups.add(Group.objects.get(name=NETWORK_ADMIN_GROUP))
     client.force_login(network_admin)
     assert client.get("/admin/rq/").status_code == 200
+
+
+def test_favicon_is_served_from_the_static_files(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"] == "/static/portal/favicon.ico"
+    icon = finders.find("portal/favicon.ico")
+    assert icon is not None
+    with open(icon, "rb") as f:
+        assert f.read(4) == b"\x00\x00\x01\x00"  # an ICO file

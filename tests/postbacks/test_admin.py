@@ -533,7 +533,14 @@ def test_a_failed_test_is_shown_as_an_error_and_keeps_set_live_disabled(
     settings.POSTBACK_ALLOWED_NETWORKS = []
     endpoint = endpoint_in_testing(receiver)
     body = admin_client.post(endpoint_view_url(endpoint, "test"), follow=True).content.decode()
-    assert "Test postback failed: address refused" in body
+    assert (
+        "Test postback failed: refused: loopback address 127.0.0.1 (postbacks go to public "
+        "addresses only)." in body
+    )
+    history = body[body.index('id="test-postbacks"') :]
+    assert "<summary>Technical detail</summary><code>address refused: 127.0.0.1" in history
+    assert ">failed<" in history.replace("<br>", ">")
+    assert "dead" not in history
     assert 'id="set-live" disabled' in body
     assert receiver.received == []
 

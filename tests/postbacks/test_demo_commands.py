@@ -15,7 +15,8 @@ from django.core.management import call_command
 
 from affiliates.models import Affiliate
 from offers.models import Offer
-from postbacks.models import PostbackEndpoint
+from postbacks.dashboard import dashboard_get
+from postbacks.models import AttemptHourly, Delivery, PostbackEndpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -144,3 +145,23 @@ def test_demo_receiver_prints_a_postback_answers_ok_and_stops_on_sigterm() -> No
     assert "query cid = 'a&b c'" in output
     assert "form  amount = '35.00'" in output
     assert "demo receiver stopped" in output
+
+
+@pytest.mark.django_db
+def test_load_demo_traffic_gives_the_dashboard_a_day_with_a_few_failures_due_again() -> None:
+    call_command("load_demo_data", stdout=StringIO())
+    out = StringIO()
+    call_command("load_demo_traffic", stdout=out)
+    assert "3 failed, due again" in out.getvalue()
+
+    hours = set(AttemptHourly.objects.values_list("hour", flat=True))
+    assert len(hours) >= 20
+    failed = Delivery.objects.filter(state=Delivery.State.FAILED)
+    assert 1 <= failed.count() <= 5
+    assert all(d.next_attempt_at is not None for d in failed)
+    assert Delivery.objects.filter(state=Delivery.State.PENDING).exists()  # for the worker
+    assert not PostbackEndpoint.objects.exclude(status=PostbackEndpoint.Status.LIVE).exists()
+    assert dashboard_get(manager_id=None).hourly.totals["succeeded"] > 0
+    again = StringIO()
+    call_command("load_demo_traffic", stdout=again)
+    assert "Demo traffic: 0 conversions" in again.getvalue()

@@ -174,3 +174,29 @@ def test_unknown_endpoint_is_404(admin_client):
         ).status_code
         == 404
     )
+
+
+def test_health_page_leaves_test_postbacks_to_the_endpoint_page(admin_client):
+    endpoint = PostbackEndpointFactory()
+    real = DeliveryAttemptFactory(delivery=delivery(endpoint), status_code=200)
+    test = DeliveryFactory(conversion=None, endpoint=endpoint, is_test=True, state=State.DEAD)
+    DeliveryAttemptFactory(delivery=test, status_code=500, error="receiver answered 500")
+    health = admin_client.get(health_url(endpoint)).context["health"]
+    assert [a.pk for a in health.attempts] == [real.pk]
+    assert health.last_failure is None
+
+
+def test_a_connection_that_failed_draws_no_latency_point(admin_client):
+    endpoint = PostbackEndpointFactory()
+    now = timezone.now()
+    failed = delivery(endpoint, State.FAILED)
+    DeliveryAttemptFactory(
+        delivery=failed,
+        started_at=now - timedelta(minutes=1),
+        status_code=None,
+        duration_ms=15000,
+        error="timed out after 15.0 s",
+    )
+    DeliveryAttemptFactory(delivery=failed, number=2, started_at=now, status_code=503)
+    points = admin_client.get(health_url(endpoint)).context["chart"]["points"]
+    assert [(p["ms"], p["ok"]) for p in points] == [(None, False), (12, False)]

@@ -36,7 +36,7 @@ def test_the_event_codes_come_back_when_the_migration_is_reapplied():
 
 
 def test_attempts_made_before_attempt_urls_get_their_deliverys_url():
-    """0008 backfills the URL each earlier attempt sent (its delivery's: it never changed then),
+    """0011 backfills the URL each earlier attempt sent (its delivery's: it never changed then),
     through the append-only trigger, which still refuses updates afterwards."""
     from django.db import IntegrityError, transaction
 

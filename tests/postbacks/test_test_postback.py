@@ -2,12 +2,14 @@
 at a real local receiver, recorded as test deliveries; set live only after a successful test."""
 
 import time
+from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from affiliates.selectors import setup_preview_rows
 from postbacks.delivery.services import deliveries_due
 from postbacks.endpoints import endpoint_can_go_live, endpoint_set_live
 from postbacks.models import Delivery, DeliveryAttempt, EventType, PostbackEndpoint
@@ -98,6 +100,34 @@ def test_without_an_offer_the_sample_pays_one_unit(receiver, affiliate):
     endpoint = make_endpoint(receiver, affiliate)
     result = endpoint_test_fire(endpoint=endpoint)
     assert query_of(result.url)["sum"] == ["1.00"]
+
+
+def test_an_all_offers_test_pays_what_the_setup_preview_showed(receiver, affiliate):
+    OfferFactory.create(network_offer_id=66013, payout=Decimal("35.00"))
+    endpoint = make_endpoint(receiver, affiliate, offer=None)
+    (row,) = setup_preview_rows(
+        network_id=affiliate.network_id,
+        event_codes=["signup"],
+        url_template=endpoint.url_template,
+        tracker_params=list(affiliate.tracker_params),
+        tracker_separator=affiliate.tracker_separator,
+        test_link=endpoint.test_link,
+        affiliate=affiliate,
+    )
+    assert query_of(row.url)["sum"] == ["35.00"]
+    result = endpoint_test_fire(endpoint=endpoint, event_code="signup")
+    assert query_of(result.url)["sum"] == ["35.00"]
+    assert (
+        template_preview(
+            affiliate=affiliate,
+            url_template=endpoint.url_template,
+            test_link=endpoint.test_link,
+            event_types=[EventType.objects.get(code="signup")],
+        )
+        .urls[0]
+        .url.count("sum=35.00")
+        == 1
+    )
 
 
 def test_a_revshare_test_link_without_network_id_gives_its_values(receiver, affiliate):
