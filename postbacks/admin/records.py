@@ -22,6 +22,7 @@ from config.admin_tools import (
     ids_of,
 )
 from config.history_admin import HistoryAdmin
+from offers.currencies import amount_display
 from offers.models import Offer
 from postbacks import exports, lifecycle
 from postbacks.admin.attribution import AttributesConversions
@@ -116,8 +117,7 @@ class ConversionAdmin(
         "event_type",
         "offer",
         "affiliate",
-        "amount",
-        "currency",
+        "amount_shown",
         "attribution",
         "status",
         "occurred_at",
@@ -165,6 +165,11 @@ class ConversionAdmin(
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description="amount", ordering="amount")
+    def amount_shown(self, obj: Conversion) -> str:
+        """35.00 USD, not 35.0000 and USD in two columns."""
+        return amount_display(obj.amount, obj.currency)
 
     def search_match(self, term: str, number: int | None) -> Q:
         match = Q(transaction_id=term)

@@ -444,6 +444,15 @@ def test_conversion_changelist_avoids_a_query_per_row(admin_client):
     assert len(many.captured_queries) == len(few.captured_queries)
 
 
+def test_conversion_list_shows_amounts_with_the_currencys_digits(admin_client):
+    ConversionFactory.create(amount="35", currency="USD")
+    ConversionFactory.create(amount="5000", currency="JPY")
+    html = admin_client.get(admin_url(Conversion, "changelist")).content.decode()
+    assert "35.00 USD" in html
+    assert "5000 JPY" in html
+    assert "35.0000" not in html
+
+
 def test_delivery_changelist_avoids_a_query_per_row(admin_client):
     DeliveryFactory.create_batch(2)
     with CaptureQueriesContext(connection) as few:
