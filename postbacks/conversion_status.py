@@ -94,7 +94,7 @@ class _Change:
     reason: str
 
 
-def _update(changes: Sequence[_Change], *, now: Any) -> set[int]:
+def _update(changes: Sequence[_Change], *, now: datetime) -> set[int]:
     """One guarded UPDATE for all `changes` (each conversion at most once); the ids it changed."""
     table = connection.ops.quote_name(Conversion._meta.db_table)
     rows = ", ".join(["(%s::bigint, %s::varchar, %s::varchar, %s::varchar)"] * len(changes))
@@ -157,7 +157,7 @@ def _deliveries_insert(deliveries: Sequence[Delivery]) -> dict[int, list[int]]:
     return created
 
 
-def _deliveries_create(changes: Sequence["_Change"], *, now: datetime) -> dict[int, list[int]]:
+def _deliveries_create(changes: Sequence[_Change], *, now: datetime) -> dict[int, list[int]]:
     """The postbacks these changes call for (see the module's step 5), by conversion id."""
     conversions = {
         c.pk: c
@@ -165,6 +165,8 @@ def _deliveries_create(changes: Sequence["_Change"], *, now: datetime) -> dict[i
             pk__in=[change.conversion_id for change in changes], affiliate__isnull=False
         )
     }
+    if not conversions:
+        return {}
     endpoints = endpoints_by_affiliate(
         affiliate_ids={c.affiliate_id for c in conversions.values() if c.affiliate_id}
     )
