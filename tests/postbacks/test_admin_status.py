@@ -210,3 +210,16 @@ def test_an_action_on_every_filtered_row_keeps_the_selection_through_the_reason_
     }
     paid.refresh_from_db()
     assert paid.status == "approved"
+
+
+def test_an_action_on_more_than_a_batch_asks_for_fewer(
+    admin_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("postbacks.admin.status.ACTION_MAX_CONVERSIONS", 2)
+    waiting = ConversionFactory.create_batch(3, status="pending")
+
+    response = act(admin_client, "approve_selected", [c.pk for c in waiting])
+
+    text = " ".join(str(m) for m in response.context["messages"])
+    assert "Select at most 2 conversions at a time (3 selected)" in text
+    assert not Conversion.objects.exclude(status="pending").exists()
