@@ -1,4 +1,5 @@
-"""Admin for affiliates and their setup requests: account managers' daily view (SPEC §2, §7)."""
+"""Admin for affiliates and their setup requests: account managers' daily view (docs/spec.md §2,
+§7)."""
 
 from typing import Any
 
@@ -189,7 +190,7 @@ class AffiliateAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
         return TemplateResponse(request, "admin/affiliates/affiliate/invite.html", context)
 
     def change_page_context(self, request: HttpRequest, obj: Affiliate) -> dict[str, Any]:
-        """The offer link for the offer chosen with ?offer=<pk> (SPEC §1's shape)."""
+        """The offer link for the offer chosen with ?offer=<pk> (docs/spec.md §1's shape)."""
         offers = list(offers_active())
         context: dict[str, Any] = {"builder_offers": offers, "builder_offer": None}
         chosen = request.GET.get("offer", "")
@@ -235,7 +236,7 @@ SUBMITTED_FIELDS = (
 
 @admin.register(SetupRequest)
 class SetupRequestAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
-    """The queue of what affiliates asked for through the setup form (SPEC §7).
+    """The queue of what affiliates asked for through the setup form (docs/spec.md §7).
 
     A request is read as sent and changes only through the review services: Approve (creates or
     updates the affiliate and an endpoint in `testing`) and Reject (with a reason).
@@ -306,7 +307,8 @@ class SetupRequestAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
         return setup_request_reference(setup_request=obj)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        # Requests come from affiliates through the setup form (SPEC §7), never from the admin.
+        # Requests come from affiliates through the setup form (docs/spec.md §7), never from the
+        # admin.
         return False
 
     def get_urls(self) -> list[URLPattern]:

@@ -1,4 +1,4 @@
-"""Management API of affiliates (SPEC §5): validated as the admin validates them."""
+"""Management API of affiliates (docs/spec.md §5): validated as the admin validates them."""
 
 from typing import Any
 

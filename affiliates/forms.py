@@ -1,4 +1,4 @@
-"""The affiliate's setup form (SPEC §7): parses input and hands it to the one validator in
+"""The affiliate's setup form (docs/spec.md §7): parses input and hands it to the one validator in
 affiliates.setup_requests, so the form, the admin and the API agree on what is valid."""
 
 from typing import Any

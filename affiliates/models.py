@@ -89,7 +89,7 @@ class Affiliate(models.Model):
 
 
 class SetupRequest(models.Model):
-    """What an affiliate asked for through the setup form (SPEC §7), until reviewed."""
+    """What an affiliate asked for through the setup form (docs/spec.md §7), until reviewed."""
 
     class Status(models.TextChoices):
         NEW = "new", "New"

@@ -29,8 +29,8 @@ AFFILIATE_FIELDS = (
 
 
 def _affiliate_save(affiliate: Affiliate) -> Affiliate:
-    """Validate as the admin does (SPEC §2, §3), then save; a network id taken meanwhile is a
-    validation error, not a database error."""
+    """Validate as the admin does (docs/spec.md §2, §3), then save; a network id taken meanwhile is
+    a validation error, not a database error."""
     affiliate.full_clean()
     _endpoint_templates_check(affiliate=affiliate)
     return unique_save(

@@ -1,4 +1,4 @@
-"""The affiliate's setup form (SPEC §7), mounted at /setup/."""
+"""The affiliate's setup form (docs/spec.md §7), mounted at /setup/."""
 
 from django.urls import path
 

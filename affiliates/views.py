@@ -1,4 +1,4 @@
-"""The public setup form (SPEC §7): parse the form, call the services, render the answer.
+"""The public setup form (docs/spec.md §7): parse the form, call the services, render the answer.
 
 Abuse protection, in the order a request meets it: the body size (413), CSRF (middleware), the
 per-address rate limit (429; 503 while Redis, which counts it, is away), the honeypot (a bot

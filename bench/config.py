@@ -13,7 +13,7 @@ DB_NAME = os.environ.get("BENCH_DB_NAME", "postback_bench")
 PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
 REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "9"))
 REDIS_BASE = os.environ.get("BENCH_REDIS_BASE", "redis://127.0.0.1:6379")
-# Deliveries that hang are given up after this many seconds (production: 15 s; SPEC §6).
+# Deliveries that hang are given up after this many seconds (production: 15 s; docs/spec.md §6).
 TOTAL_TIMEOUT = 5.0
 
 

@@ -65,7 +65,8 @@ class Fixture:
 
 
 def load_fixture(options: Options) -> Fixture:
-    """Affiliates, an offer and one live endpoint per receiver address:port (SPEC §4 shapes).
+    """Affiliates, an offer and one live endpoint per receiver address:port (docs/spec.md §4
+    shapes).
 
     Every fifth receiver is marked as one that hangs, for the isolation scenario (20 %)."""
     from affiliates.models import Affiliate

@@ -37,7 +37,7 @@ def managed_filter(*, user: Any, manager_path: str, unowned_path: str | None = N
     account manager); None when the user sees everything.
 
     `unowned_path` names a nullable affiliate lookup whose NULL rows every manager sees too:
-    unattributed conversions are nobody's yet, and someone has to pick them up (SPEC §3).
+    unattributed conversions are nobody's yet, and someone has to pick them up (docs/spec.md §3).
     (Setup requests have a rule of their own: affiliates.selectors.setup_requests_visible.)
     """
     if user_sees_all(user):

@@ -28,6 +28,8 @@ _ERROR_DESCRIPTIONS = {
     401: "No token, or an unknown one (`Authorization: Token <key>`).",
     403: "The token's scope does not allow this.",
     404: "No such object.",
+    409: "The change does not apply to the object as it is now: `detail` says why, `code` "
+    "names the case.",
     413: "The body is larger than the endpoint accepts.",
     415: "The body is not JSON (send Content-Type: application/json).",
     429: "This token posted more conversions this minute than INGEST_RATE_LIMIT allows; "

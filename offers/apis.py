@@ -1,4 +1,4 @@
-"""Management API of offers (SPEC §5): validated as the admin validates them."""
+"""Management API of offers (docs/spec.md §5): validated as the admin validates them."""
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema

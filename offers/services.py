@@ -1,4 +1,4 @@
-"""Writes to offers, validated as the admin validates them (SPEC §2)."""
+"""Writes to offers, validated as the admin validates them (docs/spec.md §2)."""
 
 from collections.abc import Mapping
 from decimal import Decimal

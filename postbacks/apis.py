@@ -1,4 +1,5 @@
-"""The ingest API (SPEC §5): conversions in, and what became of them (deliveries, replay)."""
+"""The ingest API (docs/spec.md §5): conversions in, and what became of them (deliveries,
+replay)."""
 
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -19,7 +20,7 @@ from config.api import MAX_ID, error_responses
 from config.permissions import HasIngestScope, HasManageScope
 from config.throttling import IngestRateThrottle, ingest_rate_charge
 from offers.currencies import validate_currency
-from postbacks import lifecycle, selectors, services
+from postbacks import lifecycle, mending, selectors, services
 from postbacks.macros import unprintable_index
 from postbacks.models import Conversion
 from postbacks.serializers import DeliveryOutputSerializer
@@ -115,6 +116,22 @@ class ConversionInputSerializer(serializers.Serializer):
         return value
 
 
+def _pair(child: serializers.Field) -> serializers.ListField:
+    return serializers.ListField(child=child, min_length=2, max_length=2, required=False)
+
+
+class IgnoredFieldsSerializer(serializers.Serializer):
+    """Each field a repeat sent differently, as [stored, sent]; fields it left out are not
+    compared."""
+
+    offer_id = _pair(serializers.IntegerField())
+    tracker = _pair(serializers.CharField(allow_blank=True))
+    affiliate_id = _pair(serializers.IntegerField(allow_null=True))
+    amount = _pair(serializers.CharField(allow_null=True))
+    currency = _pair(serializers.CharField(allow_blank=True))
+    occurred_at = _pair(serializers.CharField(allow_null=True))
+
+
 class ConversionAnswerSerializer(serializers.Serializer):
     """The answer to an ingested conversion, the first time (202) and every time after (200)."""
 
@@ -124,6 +141,25 @@ class ConversionAnswerSerializer(serializers.Serializer):
     attribution = serializers.ChoiceField(choices=Conversion.Attribution.choices)
     attribution_error = serializers.CharField()
     deliveries = serializers.ListField(child=serializers.IntegerField())
+    duplicate = serializers.BooleanField(
+        required=False,
+        help_text="Only on a repeat (200) that sent some field differently: true, and "
+        "`ignored` says which; nothing was changed. An identical repeat answers exactly the "
+        "first answer.",
+    )
+    ignored = IgnoredFieldsSerializer(required=False)
+    notes = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text='Only on a 202 that fires nothing: why, e.g. "affiliate 4567890 is paused", '
+        '"no live endpoint for signup", "unattributed: unknown affiliate 999".',
+    )
+    warnings = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text='Only on a 202: what was stored but looks wrong, e.g. "tracker params left '
+        "empty: clickId\" (the tracker had fewer values than the affiliate's params).",
+    )
 
 
 def _item(data: dict[str, Any]) -> services.IngestItem:
@@ -142,7 +178,7 @@ def _item(data: dict[str, Any]) -> services.IngestItem:
 
 def _answer(result: services.IngestResult) -> dict[str, Any]:
     conversion = result.conversion
-    return {
+    answer: dict[str, Any] = {
         "id": conversion.pk,
         "transaction_id": conversion.transaction_id,
         "event": conversion.event_type.code,
@@ -150,6 +186,13 @@ def _answer(result: services.IngestResult) -> dict[str, Any]:
         "attribution_error": conversion.attribution_error,
         "deliveries": result.delivery_ids,
     }
+    if result.ignored:
+        answer.update(duplicate=True, ignored=result.ignored)
+    if result.notes:
+        answer["notes"] = result.notes
+    if result.warnings:
+        answer["warnings"] = result.warnings
+    return answer
 
 
 def _answer_status(result: services.IngestResult) -> int:
@@ -166,7 +209,9 @@ class ConversionIngestApi(APIView):
         summary="Report a conversion event",
         description=(
             "Stores the conversion once and queues its postbacks. The same (transaction_id, "
-            "event) again answers 200 with the first answer and creates nothing."
+            "event) again answers 200 with the first answer and creates nothing; when the "
+            "repeat sent some field differently, the answer adds `duplicate: true` and "
+            "`ignored` (field -> [stored, sent])."
         ),
         request=ConversionInputSerializer,
         responses={
@@ -174,7 +219,9 @@ class ConversionIngestApi(APIView):
                 ConversionAnswerSerializer, description="Stored; postbacks queued."
             ),
             200: OpenApiResponse(
-                ConversionAnswerSerializer, description="Already stored: the first answer."
+                ConversionAnswerSerializer,
+                description="Already stored: the first answer (with `duplicate` and `ignored` "
+                "when the repeat differs).",
             ),
             **error_responses(400, 413, 415, 429),
         },
@@ -205,6 +252,10 @@ class ConversionBatchResultSerializer(serializers.Serializer):
     attribution = serializers.ChoiceField(choices=Conversion.Attribution.choices, required=False)
     attribution_error = serializers.CharField(required=False)
     deliveries = serializers.ListField(child=serializers.IntegerField(), required=False)
+    duplicate = serializers.BooleanField(required=False)
+    ignored = IgnoredFieldsSerializer(required=False)
+    notes = serializers.ListField(child=serializers.CharField(), required=False)
+    warnings = serializers.ListField(child=serializers.CharField(), required=False)
     # The metaclass moves declared fields off the class, so this does not hide Serializer.errors.
     errors = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()),
@@ -331,6 +382,11 @@ class DeliveryDetailApi(APIView):
         return Response(DeliveryOutputSerializer(delivery).data)
 
 
+class ReplayRefusedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    error = serializers.CharField()
+
+
 @extend_schema(tags=["deliveries"])
 class DeliveryReplayApi(APIView):
     permission_classes = [HasManageScope]
@@ -340,6 +396,12 @@ class DeliveryReplayApi(APIView):
             child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
             min_length=1,
             max_length=REPLAY_MAX_IDS,
+        )
+        rerender = serializers.BooleanField(
+            default=False,
+            help_text="Render each URL again from its endpoint's template as it is now (a fixed "
+            "host, a new macro); the attempts made before keep the URL they sent. Without it, "
+            "the stored URL is sent again.",
         )
 
         class Meta:
@@ -354,6 +416,12 @@ class DeliveryReplayApi(APIView):
             help_text="False when the queue is away: the deliveries are due and are sent as "
             "soon as it is back."
         )
+        refused = ReplayRefusedSerializer(
+            many=True,
+            required=False,
+            help_text="With rerender only: the deliveries not replayed, and why (a template that "
+            "cannot render now, a test postback).",
+        )
 
         class Meta:
             ref_name = "DeliveryReplayOutput"
@@ -361,16 +429,26 @@ class DeliveryReplayApi(APIView):
     @extend_schema(
         operation_id="deliveries_replay",
         summary="Send deliveries again now, whatever their state",
+        description=(
+            "Without `rerender` each delivery sends its stored URL again. With `rerender: true` "
+            "the URL is rendered again from the endpoint's template as it is now; every attempt "
+            "keeps the URL it sent (`attempt_log[].url`)."
+        ),
         request=InputSerializer,
         responses={202: OutputSerializer, **error_responses(400, 413, 415)},
     )
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        replay = services.deliveries_replay(delivery_ids=serializer.validated_data["ids"])
-        return Response(
-            self.OutputSerializer(
-                {"queued": replay.delivery_ids, "queue_available": replay.queued}
-            ).data,
-            status=status.HTTP_202_ACCEPTED,
-        )
+        ids = serializer.validated_data["ids"]
+        answer: dict[str, Any] = {}
+        if serializer.validated_data["rerender"]:
+            rerendered = mending.deliveries_replay_rerendered(delivery_ids=ids)
+            replay = rerendered.replay
+            answer["refused"] = [
+                {"id": pk, "error": error} for pk, error in rerendered.refused.items()
+            ]
+        else:
+            replay = services.deliveries_replay(delivery_ids=ids)
+        answer.update(queued=replay.delivery_ids, queue_available=replay.queued)
+        return Response(self.OutputSerializer(answer).data, status=status.HTTP_202_ACCEPTED)

@@ -1,4 +1,5 @@
-"""The management API of postback endpoints: list, create, change, delete, test (SPEC §4)."""
+"""The management API of postback endpoints: list, create, change, delete, test (docs/spec.md
+§4)."""
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
@@ -133,7 +134,8 @@ class EndpointListCreateApi(APIView):
     @extend_schema(
         operation_id="postback_endpoints_create",
         summary="Create a postback endpoint",
-        description="The URL template is checked against the affiliate's tracker params (SPEC §4).",
+        description="The URL template is checked against the affiliate's tracker params "
+        "(docs/spec.md §4).",
         request=EndpointInputSerializer,
         responses={201: EndpointOutputSerializer, **error_responses(400, 413, 415)},
     )

@@ -1,5 +1,5 @@
-"""Postback endpoints: their writes, validated as the admin validates them (SPEC §2, §4), and
-every change of their status. The admin, its form, the API and the circuit breaker call these.
+"""Postback endpoints: their writes, validated as the admin validates them (docs/spec.md §2, §4),
+and every change of their status. The admin, its form, the API and the circuit breaker call these.
 
 The API names an endpoint's affiliate by its network id, its offer by the network offer id (none:
 all offers) and its event types by their codes; these are resolved here.

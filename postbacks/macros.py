@@ -1,4 +1,4 @@
-"""Postback URL templates and their macros (SPEC §4): pure functions, no Django.
+"""Postback URL templates and their macros (docs/spec.md §4): pure functions, no Django.
 
 A template is an absolute http(s) URL with macros in braces, e.g.
 ``https://track.example/pb?cid={clickId}&sum={amount}``. Rendering percent-encodes each value once,

@@ -55,7 +55,7 @@ class PostbackEndpoint(models.Model):
     method = models.CharField(max_length=4, choices=Method.choices, default=Method.GET)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     disabled_reason = models.TextField(blank=True)
-    # The circuit breaker's memory (SPEC §6): failed attempts in a row, and since when.
+    # The circuit breaker's memory (docs/spec.md §6): failed attempts in a row, and since when.
     failure_streak = models.PositiveIntegerField(default=0, editable=False)
     failing_since = models.DateTimeField(null=True, blank=True, editable=False)
     test_link = models.CharField(
@@ -176,6 +176,9 @@ class Conversion(models.Model):
     )
     status_reason = models.CharField(max_length=500, blank=True, default="", db_default="")
     status_changed_at = models.DateTimeField(null=True, blank=True)
+    # Changes made after ingest (a re-attribution, docs/spec.md §10), with who and why. Ingest
+    # inserts by raw SQL and records nothing: a conversion's history starts at its first change.
+    history = AuditedHistory()
 
     class Meta:
         ordering = ["-received_at"]
@@ -344,6 +347,9 @@ class DeliveryAttempt(models.Model):
 
     delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
     number = models.PositiveIntegerField()
+    # The URL this attempt sent: a replay with the current template changes the delivery's URL,
+    # and the attempts made before keep the one they sent.
+    url = models.CharField(max_length=4096, blank=True)
     started_at = models.DateTimeField()
     duration_ms = models.PositiveIntegerField(default=0)
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)

@@ -1,5 +1,5 @@
 """The one preview engine: the postback URL a template fires for a sample conversion, with the
-tracker values of a test link (SPEC §1, §3, §4). Nothing is written.
+tracker values of a test link (docs/spec.md §1, §3, §4). Nothing is written.
 
 Its callers: the endpoint page's live preview (template_preview, endpoint_preview), the setup form
 and the setup-request review (affiliates.selectors.setup_preview_rows, which takes the tracker

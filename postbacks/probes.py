@@ -1,6 +1,6 @@
 """Test postbacks: a postback fired now at an endpoint's receiver, for a sample conversion built
 from its test link (postbacks/preview.py), so an account manager sees what the receiver answers
-before setting the endpoint live (SPEC §1, §4).
+before setting the endpoint live (docs/spec.md §1, §4).
 
 A test postback is a Delivery with ``is_test=True`` and no conversion, claimed, sent and recorded
 by the same services as a real delivery (address guard and timeouts included). It is tried once:

@@ -39,8 +39,8 @@ def endpoints_by_affiliate(
 def endpoints_firing(
     endpoints: Sequence[PostbackEndpoint], *, offer_id: int, event_type_id: int
 ) -> list[PostbackEndpoint]:
-    """SPEC §4: of one affiliate's endpoints, those subscribed to the event; the ones bound to
-    the offer replace the all-offer ones, never both; several at one level all fire."""
+    """docs/spec.md §4: of one affiliate's endpoints, those subscribed to the event; the ones bound
+    to the offer replace the all-offer ones, never both; several at one level all fire."""
     subscribed = [e for e in endpoints if any(t.pk == event_type_id for t in e.event_types.all())]
     offer_level = [e for e in subscribed if e.offer_id == offer_id]
     return offer_level or [e for e in subscribed if e.offer_id is None]

@@ -1,4 +1,4 @@
-"""Serializers and schema pieces shared by several API views (SPEC §5)."""
+"""Serializers and schema pieces shared by several API views (docs/spec.md §5)."""
 
 from rest_framework import serializers
 
@@ -12,6 +12,7 @@ class DeliveryAttemptOutputSerializer(serializers.ModelSerializer):
         fields = (
             "number",
             "trigger",
+            "url",
             "started_at",
             "duration_ms",
             "status_code",

@@ -1,5 +1,7 @@
-"""Writes for conversions: ingest (SPEC §3, §5) and the deliveries it creates (SPEC §4, §6)."""
+"""Writes for conversions: ingest (docs/spec.md §3, §5) and the deliveries it creates (docs/spec.md
+§4, §6)."""
 
+import dataclasses
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -16,6 +18,13 @@ from django.utils import timezone
 from affiliates.models import Affiliate
 from postbacks import lifecycle, lookups
 from postbacks.delivery.queue import enqueue_ids
+from postbacks.ingest_answers import (
+    ConversionFacts,
+    IgnoredValue,
+    empty_params_warnings,
+    quiet_notes,
+    repeat_ignored,
+)
 from postbacks.macros import TemplateError, macro_values, network_values, render_url
 from postbacks.models import Conversion, Delivery, PostbackEndpoint
 from postbacks.selectors import endpoints_by_affiliate, endpoints_firing
@@ -59,7 +68,8 @@ class AffiliateBook:
         return found
 
     def attribute(self, *, tracker: str, affiliate_id: int | None) -> Attribution:
-        """Find the affiliate and its tracker values (SPEC §3), or the reason it can't be done."""
+        """Find the affiliate and its tracker values (docs/spec.md §3), or the reason it can't be
+        done."""
         tracker = tracker.strip()
         network_id = affiliate_id
         if network_id is None:
@@ -163,6 +173,56 @@ def deliveries_build(
     return deliveries
 
 
+def conversion_deliveries_create(*, conversion: Conversion, now: datetime) -> list[int]:
+    """The deliveries a stored conversion calls for at its current status, chosen and built as
+    ingest does, for one attributed after ingest; queued on commit. Call it once per conversion
+    (the caller's guarded change decides that; the unique (conversion, endpoint, status)
+    constraint backs it)."""
+    if conversion.affiliate_id is None:
+        return []
+    endpoints = endpoints_by_affiliate(affiliate_ids={conversion.affiliate_id})
+    deliveries = Delivery.objects.bulk_create(
+        deliveries_build(
+            conversion=conversion,
+            endpoints=endpoints.get(conversion.affiliate_id, []),
+            status=conversion.status,
+            reason=conversion.status_reason,
+            now=now,
+        )
+    )
+    delivery_ids = [d.pk for d in deliveries]
+    transaction.on_commit(lambda: enqueue_ids(delivery_ids))
+    return delivery_ids
+
+
+def conversion_quiet_notes(*, conversion: Conversion) -> list[str]:
+    """Why a stored conversion fires nothing now, in the words of ingest's notes (reads its
+    affiliate's live endpoints)."""
+    if conversion.affiliate_id is None:
+        return _quiet_notes(conversion, [])
+    endpoints = endpoints_by_affiliate(affiliate_ids={conversion.affiliate_id})
+    return _quiet_notes(conversion, endpoints.get(conversion.affiliate_id, []))
+
+
+def _quiet_notes(conversion: Conversion, endpoints: Sequence[PostbackEndpoint]) -> list[str]:
+    """Why nothing fires for a conversion, given its affiliate's live endpoints (no query)."""
+    affiliate = conversion.affiliate
+    firing = (
+        endpoints_firing(
+            endpoints, offer_id=conversion.offer_id, event_type_id=conversion.event_type_id
+        )
+        if affiliate
+        else []
+    )
+    return quiet_notes(
+        event=conversion.event_type.code,
+        unattributed_reason=conversion.attribution_error,
+        affiliate_id=affiliate.network_id if affiliate else None,
+        affiliate_status=affiliate.status if affiliate else "",
+        firing_endpoint_ids=[e.pk for e in firing],
+    )
+
+
 @dataclass(frozen=True)
 class IngestItem:
     transaction_id: str
@@ -181,6 +241,57 @@ class IngestResult:
     conversion: Conversion
     created: bool
     delivery_ids: list[int]
+    # For a repeat: the fields it sent differently, [stored, sent], all ignored.
+    ignored: dict[str, list[IgnoredValue]] = dataclasses.field(default_factory=dict)
+    # For a new conversion: why nothing fires (when nothing does), and tracker params left empty.
+    notes: list[str] = dataclasses.field(default_factory=list)
+    warnings: list[str] = dataclasses.field(default_factory=list)
+
+
+def _new_result(
+    conversion: Conversion, delivery_ids: list[int], endpoints: Sequence[PostbackEndpoint]
+) -> IngestResult:
+    """A new conversion's answer: its deliveries, with the notes and warnings it calls for. All
+    from what ingest has in hand: no query."""
+    affiliate = conversion.affiliate
+    notes = [] if delivery_ids else _quiet_notes(conversion, endpoints)
+    warnings = (
+        empty_params_warnings(
+            values=conversion.tracker_values or {}, params=affiliate.tracker_params or []
+        )
+        if affiliate
+        else []
+    )
+    return IngestResult(conversion, True, delivery_ids, notes=notes, warnings=warnings)
+
+
+def _as_repeat(result: IngestResult, item: IngestItem) -> IngestResult:
+    """The stored conversion's answer to a repeat, with what the repeat said differently. Only
+    repeats pay for this: the stored conversion is already loaded with its offer and affiliate."""
+    stored = result.conversion
+    facts = ConversionFacts(
+        offer_id=stored.offer.network_offer_id,
+        tracker=stored.tracker_raw,
+        affiliate_id=stored.affiliate.network_id if stored.affiliate else None,
+        amount=stored.amount,
+        currency=stored.currency,
+        occurred_at=stored.occurred_at,
+    )
+    sent = ConversionFacts(
+        offer_id=item.offer_id,
+        tracker=item.tracker,
+        affiliate_id=item.affiliate_id,
+        amount=item.amount,
+        currency=item.currency,
+        occurred_at=item.occurred_at,
+    )
+    return dataclasses.replace(
+        result,
+        created=False,
+        notes=[],
+        warnings=[],
+        ignored=repeat_ignored(stored=facts, sent=sent),
+    )
 
 
 _INSERT_FIELDS = (
@@ -318,13 +429,19 @@ def conversions_ingest(*, items: Sequence[IngestItem]) -> list[IngestResult | Va
     for delivery in deliveries:
         by_conversion[delivery.conversion_id].append(delivery.pk)  # type: ignore[index]
     for index, conversion in new:
-        results[index] = IngestResult(conversion, True, by_conversion[conversion.pk])
+        results[index] = _new_result(
+            conversion,
+            by_conversion[conversion.pk],
+            endpoints.get(conversion.affiliate_id, []) if conversion.affiliate_id else [],
+        )
     for index, result in _stored(keys={i: c for i, c in old}).items():
-        results[index] = result
+        results[index] = _as_repeat(result, items[index])
     for index, first in twins:
         earlier = results[first]
         if isinstance(earlier, IngestResult):
-            results[index] = IngestResult(earlier.conversion, False, earlier.delivery_ids)
+            results[index] = _as_repeat(
+                IngestResult(earlier.conversion, False, earlier.delivery_ids), items[index]
+            )
         else:
             results[index] = earlier
     if any(r is None for r in results):
@@ -370,8 +487,8 @@ class Replay:
 
 
 def deliveries_replay(*, delivery_ids: Sequence[int]) -> Replay:
-    """Account managers' replay (SPEC §6): the deliveries are due now whatever their state (but
-    one a worker holds right now), then handed to the queue."""
+    """Account managers' replay (docs/spec.md §6): the deliveries are due now whatever their state
+    (but one a worker holds right now), then handed to the queue."""
     now = timezone.now()
     ids = list(
         Delivery.objects.filter(pk__in=list(delivery_ids))

@@ -1,4 +1,4 @@
-"""Tracker parsing (SPEC §3): pure functions, no Django.
+"""Tracker parsing (docs/spec.md §3): pure functions, no Django.
 
     tracker := prefix [network_id "_"] values suffix
     values  := value (separator value)*

@@ -17,7 +17,7 @@ from postbacks import lookups
 @pytest.fixture(autouse=True)
 def _event_types(request: pytest.FixtureRequest) -> None:
     """Transactional tests flush the database after each test, data migration included: put the
-    four event types of SPEC §1 back, as `migrate` leaves them."""
+    four event types of docs/spec.md §1 back, as `migrate` leaves them."""
     marker = request.node.get_closest_marker("django_db")
     if marker is None or not marker.kwargs.get("transaction"):
         return

@@ -1,4 +1,4 @@
-"""factory_boy factories for the domain (SPEC §2)."""
+"""factory_boy factories for the domain (docs/spec.md §2)."""
 
 from decimal import Decimal
 from typing import cast

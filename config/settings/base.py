@@ -224,7 +224,7 @@ SPECTACULAR_SETTINGS = {
         "IngestStatusEnum": "postbacks.lifecycle.INGEST_STATUSES",
     },
 }
-# Largest ingest body (SPEC §5: 64 KiB single; the batch endpoint allows 1000 items).
+# Largest ingest body (docs/spec.md §5: 64 KiB single; the batch endpoint allows 1000 items).
 INGEST_MAX_BODY_BYTES = env.int("INGEST_MAX_BODY_BYTES", default=64 * 1024)
 # Conversions per minute one API token may post (a batch counts its items); 0: no limit.
 INGEST_RATE_LIMIT = env.int("INGEST_RATE_LIMIT", default=300_000)
@@ -235,7 +235,7 @@ INGEST_OCCURRED_AT_MAX_AGE_DAYS = env.int("INGEST_OCCURRED_AT_MAX_AGE_DAYS", def
 INGEST_OCCURRED_AT_MAX_AHEAD_HOURS = env.int("INGEST_OCCURRED_AT_MAX_AHEAD_HOURS", default=24)
 
 # ------------------------------------------------------------------------------
-# Postback delivery (SPEC §6)
+# Postback delivery (docs/spec.md §6)
 # ------------------------------------------------------------------------------
 # CIDRs that are allowed although private/loopback (tests, on-premise receivers).
 POSTBACK_ALLOWED_NETWORKS: list[str] = env.list("POSTBACK_ALLOWED_NETWORKS", default=[])
@@ -262,7 +262,7 @@ POSTBACK_LEASE_SECONDS = env.int("POSTBACK_LEASE_SECONDS", default=60)
 POSTBACK_REQUEUE_AFTER = env.int("POSTBACK_REQUEUE_AFTER", default=60)
 POSTBACK_USER_AGENT = env.str("POSTBACK_USER_AGENT", default="PostbackPortal/1.0")
 # The circuit breaker: an endpoint that failed every attempt for this long, and at least this
-# many in a row, is disabled and its account manager told (SPEC §6).
+# many in a row, is disabled and its account manager told (docs/spec.md §6).
 POSTBACK_BREAKER_WINDOW = env.int("POSTBACK_BREAKER_WINDOW", default=24 * 3600)
 POSTBACK_BREAKER_MIN_FAILURES = env.int("POSTBACK_BREAKER_MIN_FAILURES", default=20)
 # Where breaker alerts go when an affiliate has no account manager with an e-mail.
@@ -272,7 +272,7 @@ POSTBACK_RETENTION_DAYS = env.float("POSTBACK_RETENTION_DAYS", default=90)
 POSTBACK_RETENTION_INTERVAL = env.float("POSTBACK_RETENTION_INTERVAL", default=3600)
 
 # ------------------------------------------------------------------------------
-# Setup form (SPEC §7)
+# Setup form (docs/spec.md §7)
 # ------------------------------------------------------------------------------
 # Uses per client address per SETUP_RATE_WINDOW seconds: filed requests, and form posts of any
 # kind (previews, the live preview, submissions with errors).

@@ -19,7 +19,7 @@ REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/15")
 for queue in RQ_QUEUES.values():
     queue["URL"] = REDIS_URL
 POSTBACK_RETRY_JITTER = 0.0
-# Tests reach their local receivers through the allow-list, as SPEC §6 intends.
+# Tests reach their local receivers through the allow-list, as docs/spec.md §6 intends.
 POSTBACK_ALLOWED_NETWORKS = env.list("POSTBACK_ALLOWED_NETWORKS", default=["127.0.0.0/8"])
 POSTBACK_CONNECT_TIMEOUT = 2.0
 POSTBACK_TOTAL_TIMEOUT = 3.0

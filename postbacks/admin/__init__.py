@@ -2,6 +2,7 @@
 
 - endpoints: event types and postback endpoints (preview, test postbacks, Set live, health)
 - records: conversions, deliveries and attempts, viewed and replayed, never edited
+- attribution: the Attribute page of an unattributed conversion (used by records)
 - replay: who may replay deliveries, and what the manager is told
 - site: the dashboard on the admin's front page
 - tokens: API tokens, seen and revoked

@@ -21,8 +21,10 @@ from config.admin_tools import (
     RecordAdmin,
     ids_of,
 )
+from config.history_admin import HistoryAdmin
 from offers.models import Offer
 from postbacks import exports, lifecycle
+from postbacks.admin.attribution import AttributesConversions
 from postbacks.admin.replay import ReplaysDeliveries, replay_and_report
 from postbacks.admin.status import ChangesStatuses
 from postbacks.models import (
@@ -96,9 +98,17 @@ class StatusChangeInline(ReadOnlyInline):
 
 
 @admin.register(Conversion)
-class ConversionAdmin(ChangesStatuses, ReplaysDeliveries, ManagedRowsAdmin, ExportableRecordAdmin):
+class ConversionAdmin(
+    ChangesStatuses,
+    ReplaysDeliveries,
+    AttributesConversions,
+    ManagedRowsAdmin,
+    ExportableRecordAdmin,
+    HistoryAdmin,
+):
     export = staticmethod(exports.conversions_export)
-    # Unattributed conversions are nobody's yet: every manager may pick them up (SPEC §3).
+    change_form_template = "admin/postbacks/conversion/change_form.html"
+    # Unattributed conversions are nobody's yet: every manager may pick them up (docs/spec.md §3).
     manager_path = "affiliate__account_manager"
     unowned_path = "affiliate"
     list_display = (
@@ -208,13 +218,21 @@ class ConversionAdmin(ChangesStatuses, ReplaysDeliveries, ManagedRowsAdmin, Expo
 
 class DeliveryAttemptInline(AttemptColumns, ReadOnlyInline):
     model = DeliveryAttempt
-    fields = (*ATTEMPT_COLUMNS, "excerpt")
+    fields = (*ATTEMPT_COLUMNS, "sent_to", "excerpt")
     readonly_fields = fields
     show_change_link = True
     excerpt_limit = EXCERPT_PREVIEW
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[DeliveryAttempt]:
-        return super().get_queryset(request).order_by("number")
+        return super().get_queryset(request).select_related("delivery").order_by("number")
+
+    @admin.display(description="Sent to")
+    def sent_to(self, obj: DeliveryAttempt) -> str:
+        # Only a URL that differs from the delivery's (a replay with the current URL) is spelt
+        # out: the same long URL on every row would hide the one that matters.
+        if not obj.url or obj.url == obj.delivery.url:
+            return "the URL above"
+        return obj.url
 
 
 @admin.register(Delivery)
@@ -242,7 +260,7 @@ class DeliveryAdmin(ReplaysDeliveries, ManagedRowsAdmin, ExportableRecordAdmin):
     )
     autocomplete_fields = ("conversion", "endpoint")
     inlines = (DeliveryAttemptInline,)
-    actions = ("replay_selected",)
+    actions = ("replay_selected", "replay_with_current_url")
     fieldsets = (
         (None, {"fields": (("conversion", "endpoint"), ("status", "method", "is_test"), "url")}),
         (
@@ -273,6 +291,12 @@ class DeliveryAdmin(ReplaysDeliveries, ManagedRowsAdmin, ExportableRecordAdmin):
     def replay_selected(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
         replay_and_report(self, request, ids_of(queryset))
 
+    @admin.action(description="Replay with the current URL", permissions=["replay"])
+    def replay_with_current_url(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
+        """For a fixed endpoint: the URL is rendered again from its template as it is now; the
+        attempts made before keep the URL they sent."""
+        replay_and_report(self, request, ids_of(queryset), rerender=True)
+
 
 @admin.register(DeliveryAttempt)
 class DeliveryAttemptAdmin(AttemptColumns, ManagedRowsAdmin, RecordAdmin):
@@ -287,6 +311,7 @@ class DeliveryAttemptAdmin(AttemptColumns, ManagedRowsAdmin, RecordAdmin):
     fields = (
         "delivery",
         ("number", "trigger"),
+        "url",
         ("started_at", "duration"),
         "status_code",
         "error",

@@ -1,5 +1,5 @@
-"""The circuit breaker (SPEC §6): an endpoint that has failed every delivery for a day, at least
-20 times in a row, is disabled with the reason; its account manager is told; its pending
+"""The circuit breaker (docs/spec.md §6): an endpoint that has failed every delivery for a day, at
+least 20 times in a row, is disabled with the reason; its account manager is told; its pending
 deliveries wait (workers claim only live endpoints' deliveries) until it is live again."""
 
 import logging

@@ -1,4 +1,4 @@
-"""Which addresses a postback may reach (SPEC §6): public ones, plus an explicit allow-list.
+"""Which addresses a postback may reach (docs/spec.md §6): public ones, plus an explicit allow-list.
 
 The check runs on the address a connection is about to use, after DNS resolution, so a name that
 resolves to a private address is refused and a rebinding between check and connect cannot happen.

@@ -1,4 +1,4 @@
-"""Handing deliveries to RQ, and the sweep that makes sure none is forgotten (SPEC §6)."""
+"""Handing deliveries to RQ, and the sweep that makes sure none is forgotten (docs/spec.md §6)."""
 
 import logging
 from collections.abc import Sequence

@@ -1,4 +1,4 @@
-"""Delivery state changes (SPEC §6). Every change that can race is one guarded UPDATE."""
+"""Delivery state changes (docs/spec.md §6). Every change that can race is one guarded UPDATE."""
 
 import logging
 import random
@@ -102,7 +102,8 @@ class Verdict:
 
 
 def judge(outcome: Outcome, *, now: datetime) -> Verdict:
-    """SPEC §6: only 2xx succeeds; errors, timeouts, 408, 429, 5xx retry; other answers end it."""
+    """docs/spec.md §6: only 2xx succeeds; errors, timeouts, 408, 429, 5xx retry; other answers end
+    it."""
     code = outcome.status_code
     if code is not None and 200 <= code < 300:
         return Verdict(State.SUCCEEDED, None, "")
@@ -153,6 +154,7 @@ def delivery_outcomes_record(*, outcomes: Iterable[Outcome]) -> int:
             DeliveryAttempt(
                 delivery_id=out.delivery_id,
                 number=out.number,
+                url=out.url,
                 started_at=outcome.started_at,
                 duration_ms=outcome.duration_ms,
                 status_code=outcome.status_code,

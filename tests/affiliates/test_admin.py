@@ -1,5 +1,5 @@
 """The affiliate page: tracker params as a comma-separated line, endpoints inline and validated
-against the params being saved with them (SPEC §2, §4)."""
+against the params being saved with them (docs/spec.md §2, §4)."""
 
 from collections.abc import Sequence
 from typing import Any

@@ -1,4 +1,4 @@
-"""Signed invite links (SPEC §7): pre-filled, verified, expiring, bound to one affiliate."""
+"""Signed invite links (docs/spec.md §7): pre-filled, verified, expiring, bound to one affiliate."""
 
 import re
 

@@ -1,4 +1,5 @@
-"""The offer link builder (SPEC §1): the link to hand out, in the shape of the offer's kind."""
+"""The offer link builder (docs/spec.md §1): the link to hand out, in the shape of the offer's
+kind."""
 
 import pytest
 from django.core.exceptions import ValidationError

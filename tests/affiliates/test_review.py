@@ -1,4 +1,5 @@
-"""Reviewing setup requests in the admin (SPEC §7): approve into an endpoint in testing, reject."""
+"""Reviewing setup requests in the admin (docs/spec.md §7): approve into an endpoint in testing,
+reject."""
 
 import pytest
 from django.core.exceptions import ValidationError

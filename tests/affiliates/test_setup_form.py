@@ -1,4 +1,5 @@
-"""The public setup form (SPEC §7): every validation error, the preview, filing, abuse limits."""
+"""The public setup form (docs/spec.md §7): every validation error, the preview, filing, abuse
+limits."""
 
 from typing import Any
 

@@ -51,7 +51,7 @@ def manage_client(manage_token: str) -> APIClient:
 
 @pytest.fixture
 def event_types(db: Any) -> None:
-    """The four codes of SPEC §1 (a transactional test elsewhere may have flushed them)."""
+    """The four codes of docs/spec.md §1 (a transactional test elsewhere may have flushed them)."""
     for code, name in [
         ("freereg", "Free registration"),
         ("trial", "Trial"),

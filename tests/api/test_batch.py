@@ -1,4 +1,4 @@
-"""POST /api/v1/conversions/batch/: one result per item, in order (SPEC §5)."""
+"""POST /api/v1/conversions/batch/: one result per item, in order (docs/spec.md §5)."""
 
 import json
 from typing import Any

@@ -58,11 +58,27 @@ def test_nesting_up_to_the_bound_still_parses(world: World, ingest_client: APICl
     assert response.status_code == 202, response.content
 
 
-def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
-    text = '{"tracker": "' + "[" * 500 + '\\"' + "{" * 500 + '"}'
-    assert not json_depth_exceeds(text, JSON_MAX_DEPTH)
-    assert json_depth_exceeds("[" * 33 + "]" * 33, 32)
-    assert not json_depth_exceeds("[" * 32 + "]" * 32, 32)
+def test_nesting_is_counted_on_arrays_and_objects_not_on_brackets_in_strings() -> None:
+    assert not json_depth_exceeds({"tracker": "[" * 500 + "{" * 500}, JSON_MAX_DEPTH)
+    nested: list[object] = []
+    for _ in range(32):
+        nested = [nested]
+    assert not json_depth_exceeds(nested[0], 32)
+    assert json_depth_exceeds(nested, 32)
+    assert json_depth_exceeds({"a": [{"b": nested}]}, 34)
+    assert not json_depth_exceeds("scalar", 0)
+
+
+@pytest.mark.parametrize(
+    "depth", [JSON_MAX_DEPTH + 1, 500, 5000], ids=["just-over", "decodable", "recursion-limit"]
+)
+def test_every_depth_over_the_bound_gets_the_same_answer(
+    world: World, ingest_client: APIClient, depth: int
+) -> None:
+    body = "[" * depth + "]" * depth
+    response = ingest_client.post("/api/v1/conversions/", body, content_type="application/json")
+    assert response.status_code == 400
+    assert "more than 32 levels deep" in response.json()["detail"]
 
 
 @pytest.mark.parametrize(("scope", "url"), JSON_ENDPOINTS)

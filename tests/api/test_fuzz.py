@@ -1,4 +1,4 @@
-"""Schemathesis against our own OpenAPI schema (SPEC §5): no request the schema allows, or
+"""Schemathesis against our own OpenAPI schema (docs/spec.md §5): no request the schema allows, or
 nearly allows, makes the API answer 5xx, and every answer matches the schema.
 
 The schema is fetched from the app itself and every case runs in-process through the WSGI app,

@@ -1,4 +1,4 @@
-"""GET /healthz (SPEC §5): 200 when the database and Redis answer, else 503 naming which."""
+"""GET /healthz (docs/spec.md §5): 200 when the database and Redis answer, else 503 naming which."""
 
 from typing import Any
 

@@ -1,4 +1,5 @@
-"""The management API: affiliates, offers, postback endpoints (SPEC §5), validated as the admin."""
+"""The management API: affiliates, offers, postback endpoints (docs/spec.md §5), validated as the
+admin."""
 
 from typing import Any
 

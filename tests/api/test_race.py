@@ -1,4 +1,5 @@
-"""Identical posts at the same moment store one conversion and one set of deliveries (SPEC §5).
+"""Identical posts at the same moment store one conversion and one set of deliveries (docs/spec.md
+§5).
 
 Real threads, each with its own client and database connection, released together by a barrier
 against the real PostgreSQL: the unique (transaction_id, event) constraint has to arbitrate.

@@ -1,4 +1,5 @@
-"""GET conversions and deliveries with their attempts; replaying deliveries (SPEC §5, §6)."""
+"""GET conversions and deliveries with their attempts; replaying deliveries (docs/spec.md §5,
+§6)."""
 
 from typing import Any
 

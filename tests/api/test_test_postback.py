@@ -1,5 +1,5 @@
-"""POST /api/v1/postback-endpoints/{id}/test/ (SPEC §5): a test postback fired now, answered with
-the attempt's result; the same service as the admin's button."""
+"""POST /api/v1/postback-endpoints/{id}/test/ (docs/spec.md §5): a test postback fired now,
+answered with the attempt's result; the same service as the admin's button."""
 
 from typing import Any
 from urllib.parse import parse_qs, urlsplit

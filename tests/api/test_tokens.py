@@ -1,5 +1,5 @@
-"""create_api_token (SPEC §5): creates the user if needed, rotates its key, prints only the key;
-the database keeps only the key's digest (issue 6)."""
+"""create_api_token (docs/spec.md §5): creates the user if needed, rotates its key, prints only the
+key; the database keeps only the key's digest (issue 6)."""
 
 import io
 import re

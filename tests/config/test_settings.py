@@ -1,4 +1,5 @@
-"""Production settings refuse to start without a secret and pass `check --deploy` (SPEC §8)."""
+"""Production settings refuse to start without a secret and pass `check --deploy` (docs/spec.md
+§8)."""
 
 import json
 import os

@@ -93,6 +93,12 @@ def test_every_section_the_code_cites_exists_in_the_spec() -> None:
     assert missing == []
 
 
+def test_the_code_cites_the_repository_spec_not_an_outside_brief() -> None:
+    legacy = re.compile(rf"\b{LEGACY} §")
+    citing = [str(path) for path in _python_files() if legacy.search(path.read_text())]
+    assert citing == [], f"cite docs/spec.md §N instead of {LEGACY} §N in: {citing}"
+
+
 def test_sections_are_numbered_one_to_twelve_in_order() -> None:
     numbered = [title.split(" ", 1)[0] for title in TOP_HEADING.findall(_doc())]
     assert [n for n in numbered if n.startswith("§")] == [f"§{n}" for n in range(1, 13)]

@@ -1,5 +1,5 @@
-"""The affiliate's story in a real browser (SPEC §7): fill the setup form, preview the postback
-for the test link, send it, and get a reference."""
+"""The affiliate's story in a real browser (docs/spec.md §7): fill the setup form, preview the
+postback for the test link, send it, and get a reference."""
 
 import re
 

@@ -1,4 +1,5 @@
-"""Offer admin: the model's rules for revshare and PPS offers show up as form errors (SPEC §2)."""
+"""Offer admin: the model's rules for revshare and PPS offers show up as form errors (docs/spec.md
+§2)."""
 
 from typing import Any
 

@@ -1,4 +1,4 @@
-"""Offers: database constraints, model validation, readable names (SPEC §2)."""
+"""Offers: database constraints, model validation, readable names (docs/spec.md §2)."""
 
 from decimal import Decimal
 

@@ -1,5 +1,5 @@
 """The admin account managers live in: every page renders, records stay read-only, replay queues,
-hostile receiver text is escaped, big tables are not counted (SPEC §2, §4, §6)."""
+hostile receiver text is escaped, big tables are not counted (docs/spec.md §2, §4, §6)."""
 
 from collections.abc import Callable
 from datetime import timedelta

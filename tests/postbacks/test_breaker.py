@@ -1,4 +1,5 @@
-"""The circuit breaker (SPEC §6): sustained failure disables an endpoint; nothing is lost."""
+"""The circuit breaker (docs/spec.md §6): sustained failure disables an endpoint; nothing is
+lost."""
 
 import dataclasses
 import uuid

@@ -1,4 +1,5 @@
-"""Delivery end to end: ingest, RQ, DeliveryWorker, a real local HTTP receiver (SPEC §4, §6)."""
+"""Delivery end to end: ingest, RQ, DeliveryWorker, a real local HTTP receiver (docs/spec.md §4,
+§6)."""
 
 import time
 from decimal import Decimal

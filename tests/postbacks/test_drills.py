@@ -1,4 +1,5 @@
-"""Crash and outage drills with real processes: a worker killed mid-batch, Redis gone (SPEC §6)."""
+"""Crash and outage drills with real processes: a worker killed mid-batch, Redis gone (docs/spec.md
+§6)."""
 
 import logging
 import os

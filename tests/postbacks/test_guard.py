@@ -1,4 +1,5 @@
-"""The address guard (SPEC §6): public addresses only, unless the allow-list says otherwise."""
+"""The address guard (docs/spec.md §6): public addresses only, unless the allow-list says
+otherwise."""
 
 import pytest
 

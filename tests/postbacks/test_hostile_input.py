@@ -1,4 +1,5 @@
-"""Hostile input for the tracker parser (SPEC §3) and the URL templates and macros (SPEC §4).
+"""Hostile input for the tracker parser (docs/spec.md §3) and the URL templates and macros
+(docs/spec.md §4).
 
 Control characters, very long values, broken and double percent-encoding, unbalanced braces,
 unicode edge cases, and values shaped like URL structure. The properties run on a bounded,
@@ -85,7 +86,8 @@ def strict_unquote(text: str) -> str:
     return unquote(text, errors="surrogatepass")
 
 
-# --- SPEC §3: the tracker parser ----------------------------------------------------------------
+# --- docs/spec.md §3: the tracker parser
+# ----------------------------------------------------------------
 
 
 @st.composite
@@ -310,7 +312,8 @@ def test_hostile_tracker_values_reach_the_url_each_in_its_own_parameter(body: st
     assert re.fullmatch(r"[!-~]+", url)
 
 
-# --- SPEC §4: templates and the renderer -------------------------------------------------------
+# --- docs/spec.md §4: templates and the renderer
+# -------------------------------------------------------
 
 # RFC 3986: unreserved, reserved (gen-delims and sub-delims), and percent-escapes; nothing else.
 URI = re.compile(r"(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})+")

@@ -1,4 +1,4 @@
-"""SPEC §4: URL templates and macros."""
+"""docs/spec.md §4: URL templates and macros."""
 
 from urllib.parse import parse_qs, unquote, urlsplit
 

@@ -1,4 +1,4 @@
-"""The data migration: the event codes of SPEC §1 exist, active, after `migrate`."""
+"""The data migration: the event codes of docs/spec.md §1 exist, active, after `migrate`."""
 
 import pytest
 from django.db import connection
@@ -33,3 +33,25 @@ def test_the_event_codes_come_back_when_the_migration_is_reapplied():
     executor.migrate(executor.loader.graph.leaf_nodes())
     codes = set(EventType.objects.filter(is_active=True).values_list("code", flat=True))
     assert {"freereg", "trial", "signup", "rebill"} <= codes
+
+
+def test_attempts_made_before_attempt_urls_get_their_deliverys_url():
+    """0008 backfills the URL each earlier attempt sent (its delivery's: it never changed then),
+    through the append-only trigger, which still refuses updates afterwards."""
+    from django.db import IntegrityError, transaction
+
+    from postbacks.models import DeliveryAttempt
+    from tests.factories import DeliveryAttemptFactory
+
+    attempt = DeliveryAttemptFactory.create(delivery__url="https://track.example/pb?tx=old")
+    with connection.cursor() as cursor:
+        # The rows' deferred foreign key checks would keep their tables from being dropped.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    executor = MigrationExecutor(connection)
+    executor.migrate([("postbacks", "0007_attempts_append_only")])
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+    assert DeliveryAttempt.objects.get(pk=attempt.pk).url == "https://track.example/pb?tx=old"
+    with pytest.raises(IntegrityError, match="attempts are a record"), transaction.atomic():
+        DeliveryAttempt.objects.filter(pk=attempt.pk).update(url="x")

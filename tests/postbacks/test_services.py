@@ -1,4 +1,4 @@
-"""Ingest services: attribution (SPEC §3) and the network macro values (SPEC §4)."""
+"""Ingest services: attribution (docs/spec.md §3) and the network macro values (docs/spec.md §4)."""
 
 from decimal import Decimal
 

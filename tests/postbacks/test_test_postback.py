@@ -1,5 +1,5 @@
-"""Test postbacks and the preview (SPEC §1, §4, §6): fired now through the one sending path at a
-real local receiver, recorded as test deliveries; set live only after a successful test."""
+"""Test postbacks and the preview (docs/spec.md §1, §4, §6): fired now through the one sending path
+at a real local receiver, recorded as test deliveries; set live only after a successful test."""
 
 import time
 from urllib.parse import parse_qs, urlsplit

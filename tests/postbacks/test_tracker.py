@@ -1,4 +1,4 @@
-"""SPEC §3: tracker parsing."""
+"""docs/spec.md §3: tracker parsing."""
 
 import pytest
 from hypothesis import assume, given

@@ -1,4 +1,4 @@
-"""Issue an API token (SPEC §5): ``create_api_token <username> --scope ingest|manage``."""
+"""Issue an API token (docs/spec.md §5): ``create_api_token <username> --scope ingest|manage``."""
 
 from typing import Any, cast
 

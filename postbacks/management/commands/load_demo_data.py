@@ -163,7 +163,8 @@ def _put(model: type[M], tally: Tally, found: M | None, values: dict[str, Any]) 
 
 
 def _test_link(affiliate: Affiliate, offer: Offer) -> str:
-    """An offer link as the affiliate's tracker would fill it in (SPEC §1), for test postbacks."""
+    """An offer link as the affiliate's tracker would fill it in (docs/spec.md §1), for test
+    postbacks."""
     values = [f"{name.lower()}{index}" for index, name in enumerate(affiliate.tracker_params, 1)]
     tracker = affiliate.tracker_separator.join(values)
     if offer.kind == Offer.Kind.PPS:
