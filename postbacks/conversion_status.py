@@ -76,6 +76,11 @@ class StatusRefused(Exception):
 
 def _lock(conversion_ids: Sequence[int]) -> dict[int, str]:
     """The statuses of these conversions, locked until the transaction ends, in id order."""
+    if connection.vendor != "postgresql":
+        # SQLite (`make run`'s demo database) has no row locks: one writer at a time, and the
+        # UPDATE's guard still refuses a change decided from a status that has moved on.
+        found = Conversion.objects.filter(pk__in=set(conversion_ids)).order_by("pk")
+        return dict(found.values_list("pk", "status"))
     table = connection.ops.quote_name(Conversion._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -94,8 +99,17 @@ class _Change:
     reason: str
 
 
-def _update(changes: Sequence[_Change], *, now: Any) -> set[int]:
+def _update(changes: Sequence[_Change], *, now: datetime) -> set[int]:
     """One guarded UPDATE for all `changes` (each conversion at most once); the ids it changed."""
+    if connection.vendor != "postgresql":
+        # The demo database: one guarded UPDATE per change (no casts or VALUES lists in SQLite).
+        return {
+            change.conversion_id
+            for change in changes
+            if Conversion.objects.filter(pk=change.conversion_id, status=change.from_status).update(
+                status=change.to_status, status_reason=change.reason, status_changed_at=now
+            )
+        }
     table = connection.ops.quote_name(Conversion._meta.db_table)
     rows = ", ".join(["(%s::bigint, %s::varchar, %s::varchar, %s::varchar)"] * len(changes))
     params: list[Any] = [now]
@@ -157,7 +171,7 @@ def _deliveries_insert(deliveries: Sequence[Delivery]) -> dict[int, list[int]]:
     return created
 
 
-def _deliveries_create(changes: Sequence["_Change"], *, now: datetime) -> dict[int, list[int]]:
+def _deliveries_create(changes: Sequence[_Change], *, now: datetime) -> dict[int, list[int]]:
     """The postbacks these changes call for (see the module's step 5), by conversion id."""
     conversions = {
         c.pk: c
@@ -165,6 +179,8 @@ def _deliveries_create(changes: Sequence["_Change"], *, now: datetime) -> dict[i
             pk__in=[change.conversion_id for change in changes], affiliate__isnull=False
         )
     }
+    if not conversions:
+        return {}
     endpoints = endpoints_by_affiliate(
         affiliate_ids={c.affiliate_id for c in conversions.values() if c.affiliate_id}
     )

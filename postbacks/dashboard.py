@@ -4,7 +4,8 @@ The dashboard's charts and tables read `AttemptHourly` (one row per endpoint, ho
 written with the attempts by `postbacks.delivery.rollup`), bounded on its hour index and joined to
 endpoints and affiliates only: a million attempts a day are ~10,000 rollup rows. The health page
 reads attempts of one endpoint's recent deliveries. Other counts read a small table (endpoints)
-or a partial index (unattributed conversions). The dashboard's numbers are cached for
+or a partial index (unattributed, pending conversions); the lifecycle's numbers read the status
+changes of the last 30 days, by their time index. The dashboard's numbers are cached for
 DASHBOARD_CACHE_SECONDS.
 
 Charts count delivery ATTEMPTS (not deliveries) by what each attempt did:
@@ -36,11 +37,13 @@ from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
 from affiliates.models import Affiliate
+from postbacks import lifecycle
 from postbacks.delivery.rollup import LATENCY_BOUNDS, LATENCY_FIELDS
 from postbacks.delivery.rq_queue import queue_state as queue_state  # the page shows it too
 from postbacks.models import (
     AttemptHourly,
     Conversion,
+    ConversionStatusChange,
     Delivery,
     DeliveryAttempt,
     PostbackEndpoint,
@@ -54,12 +57,14 @@ HOURS = 24
 DAYS = 30
 STATS_WINDOW = timedelta(hours=24)
 UNATTRIBUTED_WINDOW = timedelta(days=7)
+LIFECYCLE_WINDOW = timedelta(days=30)
+REVERSAL_ROWS = 10
 TABLE_ROWS = 15
 TROUBLED_ROWS = 50
 RECENT_ATTEMPTS = 100
 RECENT_DAYS = timedelta(days=3)
 RECENT_DELIVERIES = 5000
-CACHE_KEY = "postbacks:dashboard:v1:{manager}"
+CACHE_KEY = "postbacks:dashboard:v2:{manager}"
 
 
 class Median(Aggregate):
@@ -141,6 +146,24 @@ class TroubledEndpoint:
 
 
 @dataclass(frozen=True)
+class Reversals:
+    network_id: int
+    name: str
+    count: int
+
+
+@dataclass(frozen=True)
+class LifecycleNumbers:
+    """Sales waiting for the network's decision (their postbacks held from endpoints that fire on
+    approval only), the status changes of the window by the status reached, and the affiliates
+    with the most reversals in it."""
+
+    pending: int
+    changes: dict[str, int]
+    reversals: list[Reversals]
+
+
+@dataclass(frozen=True)
 class Dashboard:
     generated_at: datetime
     hourly: OutcomeSeries
@@ -151,6 +174,7 @@ class Dashboard:
     troubled_total: int
     unattributed: int
     unattributed_since: datetime
+    lifecycle: LifecycleNumbers
 
 
 # ------------------------------------------------------------------------------
@@ -182,6 +206,7 @@ def dashboard_compute(*, manager_id: int | None = None, now: datetime | None = N
         troubled_total=len(troubled),
         unattributed=conversions_unattributed_count(since=unattributed_since),
         unattributed_since=unattributed_since,
+        lifecycle=lifecycle_numbers(since=now - LIFECYCLE_WINDOW, manager_id=manager_id),
     )
 
 
@@ -356,6 +381,30 @@ def conversions_unattributed_count(*, since: datetime) -> int:
     return Conversion.objects.filter(
         attribution=Conversion.Attribution.UNATTRIBUTED, received_at__gte=since
     ).count()
+
+
+def lifecycle_numbers(*, since: datetime, manager_id: int | None = None) -> LifecycleNumbers:
+    """Three small queries: the pending index, and the status changes since then (their own
+    table, by its time index), counted by status and, for reversals, by affiliate."""
+    pending = Conversion.objects.filter(
+        status=Conversion.Status.PENDING, attribution=Conversion.Attribution.ATTRIBUTED
+    )
+    changes = ConversionStatusChange.objects.filter(changed_at__gte=since)
+    if manager_id is not None:
+        pending = pending.filter(affiliate__account_manager_id=manager_id)
+        changes = changes.filter(conversion__affiliate__account_manager_id=manager_id)
+    by_status = dict(changes.values_list("to_status").annotate(n=Count("id")).order_by())
+    reversals = (
+        changes.filter(to_status=Conversion.Status.REVERSED, conversion__affiliate__isnull=False)
+        .values_list("conversion__affiliate__network_id", "conversion__affiliate__name")
+        .annotate(n=Count("id"))
+        .order_by("-n", "conversion__affiliate__network_id")[:REVERSAL_ROWS]
+    )
+    return LifecycleNumbers(
+        pending=pending.count(),
+        changes={status: by_status.get(status, 0) for status in lifecycle.STATUSES[1:]},
+        reversals=[Reversals(network_id, name, n) for network_id, name, n in reversals],
+    )
 
 
 def account_managers() -> list[tuple[int, str]]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from postbacks import lifecycle
 from postbacks.macros import format_amount
 
 IgnoredValue = str | int | None
@@ -66,16 +67,27 @@ def quiet_notes(
     affiliate_id: int | None,
     affiliate_status: str,
     firing_endpoint_ids: Sequence[int],
+    status: str = lifecycle.APPROVED,
+    held_endpoint_ids: Sequence[int] = (),
 ) -> list[str]:
     """Why a stored conversion fires nothing: unattributed, its affiliate not active, no live
-    endpoint for the event, or endpoints whose URL cannot be rendered for it."""
+    endpoint for the event, its endpoints not firing on its status (a pending sale is held until
+    approved), or endpoints whose URL cannot be rendered for it. `firing_endpoint_ids` are the
+    live endpoints for the event that fire on `status`; `held_endpoint_ids` the ones that do not."""
     if affiliate_id is None:
         return [f"unattributed: {unattributed_reason}" if unattributed_reason else "unattributed"]
     if affiliate_status != "active":
         return [f"affiliate {affiliate_id} is {affiliate_status}"]
-    if not firing_endpoint_ids:
+    if not firing_endpoint_ids and not held_endpoint_ids:
         return [f"no live endpoint for {event}"]
-    return [
+    notes = []
+    if held_endpoint_ids and not firing_endpoint_ids:
+        notes.append(
+            "held until approved"
+            if status == lifecycle.PENDING
+            else f"no live endpoint for {event} fires on {status}"
+        )
+    return notes + [
         f"endpoint #{pk}: its URL cannot be rendered for this conversion"
         for pk in firing_endpoint_ids
     ]

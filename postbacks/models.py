@@ -264,6 +264,8 @@ class ConversionStatusChange(models.Model):
                 name="status_change_changes",
             ),
         ]
+        # The dashboard counts the last 30 days' changes.
+        indexes = [models.Index(fields=["-changed_at"], name="status_change_changed_at_idx")]
 
     def __str__(self) -> str:
         return f"{self.from_status} -> {self.to_status} of conversion #{self.conversion_id}"

@@ -219,7 +219,11 @@ def _quiet_notes(conversion: Conversion, endpoints: Sequence[PostbackEndpoint]) 
         unattributed_reason=conversion.attribution_error,
         affiliate_id=affiliate.network_id if affiliate else None,
         affiliate_status=affiliate.status if affiliate else "",
-        firing_endpoint_ids=[e.pk for e in firing],
+        firing_endpoint_ids=[e.pk for e in firing if lifecycle.fires(e.fire_on, conversion.status)],
+        status=conversion.status,
+        held_endpoint_ids=[
+            e.pk for e in firing if not lifecycle.fires(e.fire_on, conversion.status)
+        ],
     )
 
 

@@ -101,3 +101,34 @@ def test_empty_params_warnings_rules() -> None:
         "tracker params left empty: b"
     ]
     assert empty_params_warnings(values={}, params=[]) == []
+
+
+def test_a_pending_sale_held_from_an_approval_only_endpoint_says_so(
+    world: World, post_json: Any
+) -> None:
+    body = post_json(world.payload(status="pending")).json()
+    assert body["deliveries"] == []
+    assert body["notes"] == ["held until approved"]
+
+
+def test_an_endpoint_that_fires_on_pending_sends_a_pending_sale_without_a_note(
+    world: World, post_json: Any
+) -> None:
+    PostbackEndpoint.objects.update(fire_on=["pending", "approved"])
+    body = post_json(world.payload(status="pending")).json()
+    assert len(body["deliveries"]) == 1
+    assert "notes" not in body
+
+
+def test_quiet_notes_for_statuses() -> None:
+    base: dict[str, Any] = {
+        "event": "signup",
+        "unattributed_reason": "",
+        "affiliate_id": 42,
+        "affiliate_status": "active",
+        "firing_endpoint_ids": [],
+    }
+    assert quiet_notes(**base, status="pending", held_endpoint_ids=[3]) == ["held until approved"]
+    assert quiet_notes(**base, status="approved", held_endpoint_ids=[3]) == [
+        "no live endpoint for signup fires on approved"
+    ]

@@ -190,3 +190,36 @@ def test_the_actions_are_offered_only_with_the_permission() -> None:
     viewer.user_permissions.add(Permission.objects.get(codename="change_conversion_status"))
     page = client_for(User.objects.get(pk=viewer.pk)).get(changelist()).content.decode()
     assert all(f'value="{action}"' in page for action in actions)
+
+
+def test_an_action_on_every_filtered_row_keeps_the_selection_through_the_reason_page(
+    admin_client: Client,
+) -> None:
+    waiting = ConversionFactory.create_batch(3, status="pending")
+    paid = ConversionFactory.create(status="approved")
+    url = changelist() + "?status__exact=pending"
+    chosen = {"action": "reject_selected", "_selected_action": [waiting[0].pk], "select_across": 1}
+
+    asked = admin_client.post(url, chosen)
+    assert "Reject 3 conversions" in asked.content.decode()
+    assert 'name="select_across" value="1"' in asked.content.decode()
+    admin_client.post(url, {**chosen, "apply": "1", "reason": "chargeback wave"})
+
+    assert set(Conversion.objects.filter(status="rejected").values_list("pk", flat=True)) == {
+        c.pk for c in waiting
+    }
+    paid.refresh_from_db()
+    assert paid.status == "approved"
+
+
+def test_an_action_on_more_than_a_batch_asks_for_fewer(
+    admin_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("postbacks.admin.status.ACTION_MAX_CONVERSIONS", 2)
+    waiting = ConversionFactory.create_batch(3, status="pending")
+
+    response = act(admin_client, "approve_selected", [c.pk for c in waiting])
+
+    text = " ".join(str(m) for m in response.context["messages"])
+    assert "Select at most 2 conversions at a time (3 selected)" in text
+    assert not Conversion.objects.exclude(status="pending").exists()

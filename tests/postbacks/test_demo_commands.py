@@ -60,6 +60,18 @@ def test_load_demo_data_gives_both_offer_kinds_and_live_valid_endpoints() -> Non
 
 
 @pytest.mark.django_db
+def test_the_demo_affiliates_all_offers_endpoint_hears_of_reversals_in_its_words() -> None:
+    call_command("load_demo_data", stdout=StringIO())
+
+    endpoint = PostbackEndpoint.objects.get(affiliate__network_id=1234567, offer=None, method="GET")
+    assert endpoint.fire_on == ["approved", "reversed"]
+    assert endpoint.status_values == {"approved": "sale", "reversed": "refund"}
+    assert "{status}" in endpoint.url_template and "{signed_amount}" in endpoint.url_template
+    others = PostbackEndpoint.objects.exclude(pk=endpoint.pk)
+    assert {tuple(e.fire_on) for e in others} == {("approved",)}
+
+
+@pytest.mark.django_db
 def test_load_demo_data_restores_a_demo_record_that_was_edited() -> None:
     call_command("load_demo_data", stdout=StringIO())
     PostbackEndpoint.objects.update(status=PostbackEndpoint.Status.DISABLED)

@@ -20,7 +20,11 @@ M = TypeVar("M", bound=models.Model)
 RECEIVER = "http://127.0.0.1:8001/postback"
 NETWORK_QUERY = (
     "tx={transaction_id}&amount={amount}&currency={currency}&offer={offer_id}&event={event}"
+    "&status={status}&signed={signed_amount}&pid={postback_id}"
 )
+# The demo's first endpoint also hears of reversals, in its tracker's words (README, Try it).
+HEARS_REVERSALS = (1234567, None, "GET")
+REVERSAL_WORDS = {"approved": "sale", "reversed": "refund"}
 
 MANAGER = {
     "username": "manager",
@@ -235,6 +239,7 @@ class Command(BaseCommand):
         for network_id, offer_id, method, query, codes in ENDPOINTS:
             affiliate = affiliates[network_id]
             offer = offers[offer_id] if offer_id is not None else None
+            hears_reversals = (network_id, offer_id, method) == HEARS_REVERSALS
             # One demo endpoint per (affiliate, offer, method): the first such row is the demo's.
             found = (
                 PostbackEndpoint.objects.filter(affiliate=affiliate, offer=offer, method=method)
@@ -252,6 +257,8 @@ class Command(BaseCommand):
                     "url_template": f"{RECEIVER}?{query}",
                     "status": PostbackEndpoint.Status.LIVE,
                     "disabled_reason": "",
+                    "fire_on": ["approved", "reversed"] if hears_reversals else ["approved"],
+                    "status_values": REVERSAL_WORDS if hears_reversals else {},
                     # An all-offers endpoint is tested with a link to the first demo offer.
                     "test_link": _test_link(
                         affiliate, offer or offers[OFFERS[0]["network_offer_id"]]
