@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('postbacks', '0012_conversion_history'),
+        ('postbacks', '0013_endpoint_replaces'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
