@@ -449,6 +449,6 @@ class DeliveryReplayApi(APIView):
                 {"id": pk, "error": error} for pk, error in rerendered.refused.items()
             ]
         else:
-            replay = services.deliveries_replay(delivery_ids=ids)
+            replay = mending.deliveries_replay(delivery_ids=ids)
         answer.update(queued=replay.delivery_ids, queue_available=replay.queued)
         return Response(self.OutputSerializer(answer).data, status=status.HTTP_202_ACCEPTED)

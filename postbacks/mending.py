@@ -1,5 +1,5 @@
-"""Mending what went wrong (docs/spec.md §10): replaying deliveries with the endpoint's template as
-it is now, and giving an unattributed conversion its affiliate.
+"""Mending what went wrong (docs/spec.md §6, §10): replaying deliveries (as they were sent, or
+with the endpoint's template as it is now), and giving an unattributed conversion its affiliate.
 
 Both build on ingest's own pieces (postbacks/services.py): the same renderer, and the same
 function that chooses and creates a conversion's deliveries, so a rule about which postbacks a
@@ -15,18 +15,43 @@ from django.db.models import Case, CharField, Value, When
 from django.utils import timezone
 
 from config.history import history_record_update
+from postbacks.delivery.queue import enqueue_ids
 from postbacks.macros import TemplateError
 from postbacks.models import Conversion, Delivery
 from postbacks.services import (
     AffiliateBook,
-    Replay,
     conversion_deliveries_create,
     conversion_quiet_notes,
-    deliveries_replay,
     endpoint_render,
 )
 
 State = Delivery.State
+
+
+@dataclass(frozen=True)
+class Replay:
+    delivery_ids: list[int]
+    # False when the queue is away: the deliveries are due and the sweep sends them once it is back.
+    queued: bool
+
+
+def deliveries_replay(*, delivery_ids: Sequence[int]) -> Replay:
+    """Account managers' replay (docs/spec.md §6): the deliveries are due now whatever their state
+    (but one a worker holds right now), then handed to the queue."""
+    now = timezone.now()
+    ids = list(
+        Delivery.objects.filter(pk__in=list(delivery_ids))
+        .exclude(state=Delivery.State.SENDING)
+        .values_list("pk", flat=True)
+    )
+    Delivery.objects.filter(pk__in=ids).exclude(state=Delivery.State.SENDING).update(
+        state=Delivery.State.PENDING,
+        next_attempt_at=now,
+        completed_at=None,
+        enqueued_at=now,
+        updated_at=now,
+    )
+    return Replay(delivery_ids=ids, queued=enqueue_ids(ids, trigger="manual"))
 
 
 @dataclass(frozen=True)

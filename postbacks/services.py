@@ -481,29 +481,3 @@ def _stored(*, keys: dict[int, Conversion]) -> dict[int, IngestResult]:
         for index, conversion in keys.items()
         if (found := stored.get((conversion.transaction_id, conversion.event_type_id)))
     }
-
-
-@dataclass(frozen=True)
-class Replay:
-    delivery_ids: list[int]
-    # False when the queue is away: the deliveries are due and the sweep sends them once it is back.
-    queued: bool
-
-
-def deliveries_replay(*, delivery_ids: Sequence[int]) -> Replay:
-    """Account managers' replay (docs/spec.md §6): the deliveries are due now whatever their state
-    (but one a worker holds right now), then handed to the queue."""
-    now = timezone.now()
-    ids = list(
-        Delivery.objects.filter(pk__in=list(delivery_ids))
-        .exclude(state=Delivery.State.SENDING)
-        .values_list("pk", flat=True)
-    )
-    Delivery.objects.filter(pk__in=ids).exclude(state=Delivery.State.SENDING).update(
-        state=Delivery.State.PENDING,
-        next_attempt_at=now,
-        completed_at=None,
-        enqueued_at=now,
-        updated_at=now,
-    )
-    return Replay(delivery_ids=ids, queued=enqueue_ids(ids, trigger="manual"))

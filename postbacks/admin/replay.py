@@ -5,7 +5,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
-from postbacks import mending, services
+from postbacks import mending
 
 # Records stay read-only; replaying one is a change to its delivery.
 REPLAY_PERMISSION = "postbacks.change_delivery"
@@ -39,7 +39,7 @@ def replay_and_report(
         rerendered = mending.deliveries_replay_rerendered(delivery_ids=delivery_ids)
         replay, refused = rerendered.replay, rerendered.refused
     else:
-        replay = services.deliveries_replay(delivery_ids=delivery_ids)
+        replay = mending.deliveries_replay(delivery_ids=delivery_ids)
     for pk, reason in refused.items():
         model_admin.message_user(request, f"Delivery #{pk} not replayed: {reason}.", messages.ERROR)
     count = len(replay.delivery_ids)

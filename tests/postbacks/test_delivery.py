@@ -11,8 +11,9 @@ from django.utils import timezone
 from postbacks.delivery.queue import get_queue, sweep
 from postbacks.delivery.services import deliveries_claim
 from postbacks.delivery.worker import DeliveryWorker
+from postbacks.mending import deliveries_replay
 from postbacks.models import Delivery, DeliveryAttempt, PostbackEndpoint
-from postbacks.services import IngestItem, conversions_ingest, deliveries_replay
+from postbacks.services import IngestItem, conversions_ingest
 from tests.factories import AffiliateFactory, OfferFactory, PostbackEndpointFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -23,8 +23,9 @@ from rq import Callback, Worker
 
 from postbacks.delivery.queue import get_queue
 from postbacks.delivery.worker import DeliveryWorker
+from postbacks.mending import deliveries_replay
 from postbacks.models import Delivery
-from postbacks.services import IngestItem, conversions_ingest, deliveries_replay
+from postbacks.services import IngestItem, conversions_ingest
 from tests.api.conftest import CONVERSIONS_URL, issue_token, token_client
 from tests.factories import AffiliateFactory, OfferFactory, PostbackEndpointFactory
 
