@@ -429,6 +429,39 @@ async def _ingest_batch(
     return accepted / elapsed, errors
 
 
+async def _status_batch(
+    base: str, token: str, make: Callable[[int], dict[str, Any]], batches: int, size: int
+) -> tuple[float, int]:
+    """Store `batches` x `size` pending conversions (untimed), then approve them a batch of `size`
+    per request through POST /api/v1/conversions/status/ (timed): changes applied per second."""
+    pending = [{**make(i), "status": "pending"} for i in range(batches * size)]
+    changed = errors = 0
+    timeout = aiohttp.ClientTimeout(total=300)
+    async with aiohttp.ClientSession(headers=_headers(token), timeout=timeout) as session:
+        for start in range(0, len(pending), size):
+            body = json.dumps({"conversions": pending[start : start + size]})
+            async with session.post(f"{base}/api/v1/conversions/batch/", data=body) as resp:
+                await resp.read()
+        started = time.monotonic()
+        for start in range(0, len(pending), size):
+            changes = [
+                {"transaction_id": c["transaction_id"], "event": c["event"], "status": "approved"}
+                for c in pending[start : start + size]
+            ]
+            body = json.dumps({"changes": changes})
+            async with session.post(f"{base}/api/v1/conversions/status/", data=body) as resp:
+                if resp.status != 200:
+                    errors += size
+                    await resp.read()
+                    continue
+                results = (await resp.json())["results"]
+                ok = sum(1 for r in results if r.get("changed"))
+                changed += ok
+                errors += len(results) - ok
+        elapsed = time.monotonic() - started
+    return changed / elapsed, errors
+
+
 def ingest(stack: Stack, fixture: loaders.Fixture, base: str, token: str) -> list[Figure]:
     opts = stack.options
     single, batch = [], []
@@ -462,6 +495,21 @@ def ingest(stack: Stack, fixture: loaders.Fixture, base: str, token: str) -> lis
         batch.append(rate)
         errors_batch += errors
         log(f"ingest batch, run {rep + 1}: {rate:,.0f}/s ({errors} not 202)")
+    statuses = []
+    errors_status = 0
+    for rep in range(opts.repeats):
+        rate, errors = asyncio.run(
+            _status_batch(
+                base,
+                token,
+                partial(_conversion, fixture, f"sta{rep}"),
+                opts.batch_requests,
+                opts.batch_size,
+            )
+        )
+        statuses.append(rate)
+        errors_status += errors
+        log(f"status batch, run {rep + 1}: {rate:,.0f}/s ({errors} not changed)")
     stack.flush_queue()
     web = (
         f"gunicorn, {opts.web_workers} workers x {opts.web_threads} threads; "
@@ -488,6 +536,18 @@ def ingest(stack: Stack, fixture: loaders.Fixture, base: str, token: str) -> lis
             goal=10_000,
             note=f"{opts.batch_requests} batches, {opts.batch_clients} concurrent clients"
             + (f"; {errors_batch} items not 202" if errors_batch else ""),
+        ),
+        Figure(
+            "ingest",
+            f"POST /api/v1/conversions/status/, {opts.batch_size} approvals per request "
+            "(changes/s)",
+            statuses,
+            target="≥ the batch ingest above",
+            sense="min",
+            goal=statistics.median(batch),
+            note=f"{opts.batch_requests} batches of pending conversions approved, one client; "
+            "each approval creates its postback, as a batch ingest does"
+            + (f"; {errors_status} items not changed" if errors_status else ""),
         ),
     ]
 
