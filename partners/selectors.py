@@ -1,0 +1,162 @@
+"""Reads for the affiliate's own pages. Every read starts from the signed-in affiliate, so no
+filter, id or page number can reach another affiliate's rows."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.conf import settings
+from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
+
+from affiliates.models import Affiliate
+from partners.redaction import url_redact
+from postbacks.models import Conversion, Delivery, DeliveryAttempt, PostbackEndpoint
+
+LOG_PAGE_SIZE = 50
+LOG_MAX_PAGES = 200
+EXCERPT_CHARS = 200
+FAILED_STATES = (Delivery.State.FAILED, Delivery.State.DEAD)
+
+
+@dataclass(frozen=True)
+class LogFilters:
+    event: str = ""
+    status: str = ""
+    failed_only: bool = False
+    day: date | None = None
+
+
+@dataclass(frozen=True)
+class LogRow:
+    """One postback as the affiliate sees it: the URL with its secrets redacted."""
+
+    delivery_id: int
+    conversion_id: int | None
+    created_at: datetime
+    event: str
+    status: str
+    state: str
+    url: str
+    status_code: int | None
+    excerpt: str
+    error: str
+    latency_ms: int | None
+    attempts: int
+
+
+def partner_endpoints(*, affiliate: Affiliate) -> list[tuple[PostbackEndpoint, Delivery | None]]:
+    """The affiliate's endpoints, each with its last test postback (attempts prefetched)."""
+    endpoints = list(
+        PostbackEndpoint.objects.filter(affiliate=affiliate)
+        .select_related("offer")
+        .prefetch_related("event_types")
+        .order_by("pk")
+    )
+    result = []
+    for endpoint in endpoints:
+        last_test = (
+            Delivery.objects.filter(endpoint=endpoint, is_test=True)
+            .order_by("-created_at", "-pk")
+            .prefetch_related("attempt_log")
+            .first()
+        )
+        result.append((endpoint, last_test))
+    return result
+
+
+def partner_endpoint(*, affiliate: Affiliate, endpoint_id: int) -> PostbackEndpoint | None:
+    return PostbackEndpoint.objects.filter(affiliate=affiliate, pk=endpoint_id).first()
+
+
+def _log_queryset(*, affiliate: Affiliate, filters: LogFilters) -> QuerySet[Delivery]:
+    since = timezone.now() - timedelta(days=settings.PARTNER_LOG_DAYS)
+    endpoint_ids = list(
+        PostbackEndpoint.objects.filter(affiliate=affiliate).values_list("pk", flat=True)
+    )
+    queryset = Delivery.objects.filter(
+        endpoint_id__in=endpoint_ids, is_test=False, created_at__gte=since
+    )
+    if filters.event:
+        queryset = queryset.filter(conversion__event_type__code=filters.event)
+    if filters.status:
+        queryset = queryset.filter(status=filters.status)
+    if filters.failed_only:
+        queryset = queryset.filter(state__in=FAILED_STATES)
+    if filters.day is not None:
+        start = timezone.make_aware(datetime.combine(filters.day, time.min))
+        queryset = queryset.filter(created_at__gte=start, created_at__lt=start + timedelta(days=1))
+    return queryset
+
+
+def _row(delivery: Delivery) -> LogRow:
+    attempts = list(delivery.attempt_log.all())
+    last = max(attempts, key=lambda a: a.number) if attempts else None
+    return LogRow(
+        delivery_id=delivery.pk,
+        conversion_id=delivery.conversion_id,
+        created_at=delivery.created_at,
+        event=delivery.conversion.event_type.code if delivery.conversion else "",
+        status=delivery.status,
+        state=delivery.state,
+        url=url_redact(delivery.url),
+        status_code=last.status_code if last else delivery.last_status_code,
+        excerpt=(last.response_excerpt if last else "")[:EXCERPT_CHARS],
+        error=(last.error if last else "") or delivery.last_error,
+        latency_ms=last.duration_ms if last else None,
+        attempts=delivery.attempts,
+    )
+
+
+def partner_log(
+    *, affiliate: Affiliate, filters: LogFilters, page: int
+) -> tuple[list[LogRow], bool]:
+    """One page of the affiliate's postbacks of the last PARTNER_LOG_DAYS days, newest first, and
+    whether a next page exists. No COUNT: on an affiliate with millions of rows it would read
+    them all; one row more than the page tells whether there is a next one."""
+    page = max(1, min(page, LOG_MAX_PAGES))
+    offset = (page - 1) * LOG_PAGE_SIZE
+    deliveries = list(
+        _log_queryset(affiliate=affiliate, filters=filters)
+        .select_related("conversion__event_type")
+        .prefetch_related(Prefetch("attempt_log", queryset=DeliveryAttempt.objects.all()))
+        .order_by("-created_at", "-pk")[offset : offset + LOG_PAGE_SIZE + 1]
+    )
+    return [_row(d) for d in deliveries[:LOG_PAGE_SIZE]], len(deliveries) > LOG_PAGE_SIZE
+
+
+def partner_conversion(
+    *, affiliate: Affiliate, conversion_id: int
+) -> tuple[Conversion, list[LogRow]] | None:
+    """One of the affiliate's conversions and its postbacks; None for anyone else's."""
+    conversion = (
+        Conversion.objects.select_related("event_type", "offer")
+        .filter(pk=conversion_id, affiliate=affiliate)
+        .first()
+    )
+    if conversion is None:
+        return None
+    deliveries = (
+        Delivery.objects.filter(conversion=conversion, endpoint__affiliate=affiliate)
+        .select_related("conversion__event_type")
+        .prefetch_related("attempt_log")
+        .order_by("created_at", "pk")
+    )
+    return conversion, [_row(d) for d in deliveries]
+
+
+def partner_failed_since(*, affiliate: Affiliate, since: datetime, limit: int) -> list[int]:
+    """Ids of the affiliate's failed and dead postbacks created since ``since``, oldest first,
+    at most ``limit``."""
+    endpoint_ids = list(
+        PostbackEndpoint.objects.filter(affiliate=affiliate).values_list("pk", flat=True)
+    )
+    return list(
+        Delivery.objects.filter(
+            endpoint_id__in=endpoint_ids,
+            is_test=False,
+            state__in=FAILED_STATES,
+            created_at__gte=since,
+        )
+        .order_by("created_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
