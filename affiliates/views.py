@@ -22,7 +22,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 from affiliates.forms import SetupForm
 from affiliates.invites import InviteError, invite_token_read
 from affiliates.models import Affiliate
-from affiliates.selectors import portal_base_url, setup_preview_rows, setup_request_reference
+from affiliates.selectors import (
+    portal_base_url,
+    setup_initial_from_endpoint,
+    setup_preview_rows,
+    setup_request_reference,
+)
 from affiliates.setup_rate_limit import RateLimitUnavailable, rate_limit_consume
 from affiliates.setup_requests import setup_request_decoy_reference, setup_request_submit
 from config.client_address import client_address
@@ -124,7 +129,13 @@ def setup_form(request: HttpRequest, token: str | None = None) -> HttpResponse:
     except InviteError as exc:
         return _invite_error(request, exc)
     if request.method != "POST":
-        form = SetupForm(affiliate=affiliate)
+        # ?endpoint=<id>: a change request from the affiliate's own page, pre-filled from it.
+        initial = (
+            setup_initial_from_endpoint(affiliate=affiliate, endpoint_id=request.GET["endpoint"])
+            if affiliate is not None and "endpoint" in request.GET
+            else {}
+        )
+        form = SetupForm(affiliate=affiliate, initial=initial)
         return _page(request, form, token=token)
     form = SetupForm(request.POST, affiliate=affiliate)
     if form.is_bot():
