@@ -173,7 +173,13 @@ class AffiliateAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
         link = portal_base_url(request=request) + reverse("setup:invite", kwargs={"token": token})
         if request.method == "POST":
             try:
-                sent_to = invite_send(affiliate=affiliate, link=link, sender=_staff_user(request))
+                sent_to = invite_send(
+                    affiliate=affiliate,
+                    link=link,
+                    sender=_staff_user(request),
+                    partner_url=portal_base_url(request=request) + reverse("partner:home"),
+                    language=request.POST.get("language") or settings.LANGUAGE_CODE,
+                )
             except ValidationError as exc:
                 self.message_user(request, " ".join(exc.messages), messages.ERROR)
             else:
@@ -185,6 +191,7 @@ class AffiliateAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
             ),
             "link": link,
             "max_age_days": settings.SETUP_INVITE_MAX_AGE // 86400,
+            "languages": settings.LANGUAGES,
         }
         return TemplateResponse(request, "admin/affiliates/affiliate/invite.html", context)
 
