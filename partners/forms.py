@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from postbacks import lifecycle
-from postbacks.models import EventType
+from postbacks.models import EventType, PostbackEndpoint
 
 
 class SignInForm(forms.Form):
@@ -49,6 +49,14 @@ STATUS_WORDS = {
     lifecycle.APPROVED: _("approved"),
     lifecycle.REJECTED: _("rejected"),
     lifecycle.REVERSED: _("reversed"),
+}
+
+
+ENDPOINT_STATUS_WORDS = {
+    PostbackEndpoint.Status.DRAFT: _("draft"),
+    PostbackEndpoint.Status.TESTING: _("testing"),
+    PostbackEndpoint.Status.LIVE: _("live"),
+    PostbackEndpoint.Status.DISABLED: _("disabled"),
 }
 
 

@@ -18,8 +18,12 @@ def _is_secret(name: str) -> bool:
     ) or lowered in ("apikey", "api_key", "hmac")
 
 
-def url_redact(url: str) -> str:
-    """The URL with secret-named query values and any user:password replaced by REDACTED."""
+def url_redact(url: str, *, keep_macros: bool = False) -> str:
+    """The URL with secret-named query values and any user:password replaced by REDACTED.
+
+    ``keep_macros``: for a URL template, a value that is one macro (``sig={signature}``) says
+    where a secret goes, not what it is, and stays.
+    """
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -28,9 +32,15 @@ def url_redact(url: str) -> str:
     if "@" in netloc:
         netloc = f"{REDACTED}@{netloc.rsplit('@', 1)[1]}"
     pairs = parse_qsl(parts.query, keep_blank_values=True)
-    if not any(_is_secret(name) for name, _ in pairs) and netloc == parts.netloc:
+
+    def hidden(name: str, value: str) -> bool:
+        is_macro = value.startswith("{") and value.endswith("}") and value.count("{") == 1
+        return _is_secret(name) and not (keep_macros and is_macro)
+
+    if not any(hidden(name, value) for name, value in pairs) and netloc == parts.netloc:
         return url
     query = urlencode(
-        [(name, REDACTED if _is_secret(name) else value) for name, value in pairs], safe="[]{}"
+        [(name, REDACTED if hidden(name, value) else value) for name, value in pairs],
+        safe="[]{}",
     )
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))

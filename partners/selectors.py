@@ -44,8 +44,19 @@ class LogRow:
     attempts: int
 
 
-def partner_endpoints(*, affiliate: Affiliate) -> list[tuple[PostbackEndpoint, Delivery | None]]:
-    """The affiliate's endpoints, each with its last test postback (attempts prefetched)."""
+@dataclass(frozen=True)
+class EndpointView:
+    """One endpoint as the affiliate sees it: its template with any secret written into it
+    redacted, and its last test postback (attempts prefetched)."""
+
+    endpoint: PostbackEndpoint
+    template: str
+    last_test: Delivery | None
+    last_test_url: str
+
+
+def partner_endpoints(*, affiliate: Affiliate) -> list[EndpointView]:
+    """The affiliate's endpoints, oldest first."""
     endpoints = list(
         PostbackEndpoint.objects.filter(affiliate=affiliate)
         .select_related("offer")
@@ -60,7 +71,14 @@ def partner_endpoints(*, affiliate: Affiliate) -> list[tuple[PostbackEndpoint, D
             .prefetch_related("attempt_log")
             .first()
         )
-        result.append((endpoint, last_test))
+        result.append(
+            EndpointView(
+                endpoint=endpoint,
+                template=url_redact(endpoint.url_template, keep_macros=True),
+                last_test=last_test,
+                last_test_url=url_redact(last_test.url) if last_test else "",
+            )
+        )
     return result
 
 

@@ -19,7 +19,13 @@ from affiliates.selectors import portal_base_url
 from config.api import MAX_ID
 from config.client_address import client_address
 from partners.actions import LimitReached, partner_endpoint_test, partner_replay_failed
-from partners.forms import STATUS_WORDS, LogFilterForm, ReplayForm, SignInForm
+from partners.forms import (
+    ENDPOINT_STATUS_WORDS,
+    STATUS_WORDS,
+    LogFilterForm,
+    ReplayForm,
+    SignInForm,
+)
 from partners.limits import LimitUnavailable, limit_consume
 from partners.redaction import url_redact
 from partners.selectors import (
@@ -137,6 +143,7 @@ def home(request: HttpRequest, affiliate: Affiliate) -> HttpResponse:
         "affiliate": affiliate,
         "endpoints": partner_endpoints(affiliate=affiliate),
         "status_words": STATUS_WORDS,
+        "endpoint_status_words": ENDPOINT_STATUS_WORDS,
     }
     return render(request, "partner/home.html", context)
 

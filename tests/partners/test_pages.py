@@ -54,6 +54,7 @@ def test_the_endpoints_page_shows_events_statuses_template_and_last_test(signed_
     assert "approved" in html and "reversed" in html
     assert "https://track.example/pb?cid={clickId}&amp;sig={signature}" in html
     assert "HTTP 500" in html
+    assert "(live)" in html
     assert "&lt;b&gt;boom&lt;/b&gt;" in html and "<b>boom</b>" not in html
 
 
@@ -161,6 +162,16 @@ def test_the_pages_keep_the_strict_policy_and_every_form_needs_csrf(affiliate, e
         reverse("partner:sign-out"),
     ):
         assert strict.post(url, {"since": "2026-01-01T00:00"}).status_code == 403
+
+
+def test_a_secret_written_into_a_template_is_redacted_and_macros_stay(signed_in, affiliate):
+    PostbackEndpointFactory(
+        affiliate=affiliate,
+        url_template="https://track.example/pb?cid={clickId}&api_key=hunter2&sig={signature}",
+    )
+    html = signed_in.get(reverse("partner:home")).content.decode()
+    assert "hunter2" not in html
+    assert "api_key=[redacted]&amp;sig={signature}" in html
 
 
 @pytest.mark.parametrize(
