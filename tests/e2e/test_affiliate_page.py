@@ -1,5 +1,6 @@
 """The affiliate's own postback page in a real browser, in English and in French: sign in from
-the e-mailed link, see a failed postback, replay it once the tracker is fixed, see it succeed."""
+the e-mailed link, see a failed postback, ask for a change that the account manager approves,
+replay the failed postback once the tracker is fixed, see it succeed."""
 
 import re
 import threading
@@ -12,6 +13,8 @@ from django.db import connection
 from django.utils import timezone
 from rq.job import Job
 
+from affiliates.models import SetupRequest
+from affiliates.setup_requests import setup_request_approve
 from postbacks.delivery.rq_queue import get_queue
 from postbacks.models import Delivery
 from tests.e2e.conftest import screenshot
@@ -21,7 +24,10 @@ from tests.factories import (
     DeliveryAttemptFactory,
     DeliveryFactory,
     PostbackEndpointFactory,
+    UserFactory,
 )
+
+TEST_LINK = "https://offers.example/go?id=66013;tracker=trID_{network}_aff9-tx77-c0ffee_trID"
 
 WORDS = {
     "en": {
@@ -30,6 +36,7 @@ WORDS = {
         "failed": "failed",
         "replayed": "1 failed postback is on its way again.",
         "succeeded": "succeeded",
+        "submit": "Send the request",
     },
     "fr": {
         "send": "M'envoyer un lien de connexion",
@@ -37,6 +44,7 @@ WORDS = {
         "failed": "échoué",
         "replayed": "1 postback en échec est renvoyé.",
         "succeeded": "réussi",
+        "submit": "Envoyer la demande",
     },
 }
 
@@ -114,6 +122,23 @@ def test_an_affiliate_signs_in_sees_a_failure_replays_and_sees_it_succeed(
         assert words["failed"] in row.inner_text()
         assert "500" in row.inner_text()
         screenshot(page, f"partner-log-{language}.png")
+
+        # It asks for a change from its page: the setup form, pre-filled from the endpoint, in
+        # its language; its account manager approves the request.
+        page.click("#nav-endpoints")
+        page.click(f"#change-{endpoint.pk}")
+        page.wait_for_url(re.compile(r".*/setup/.+\?endpoint=\d+$"))
+        assert page.input_value("#id_url_template") == endpoint.url_template
+        assert page.locator("#submit-button").inner_text() == words["submit"]
+        page.fill("#id_offer_links", "https://offers.example/go?id=66013")
+        page.fill("#id_test_link", TEST_LINK.format(network=affiliate.network_id))
+        page.fill("#id_url_template", receiver.base_url + "/pb?cid={clickId}&tx={transaction_id}")
+        page.click("#submit-button")
+        page.wait_for_url(re.compile(r".*/setup/done/.+"))
+        request = SetupRequest.objects.get(network_id=affiliate.network_id)
+        assert request.verified
+        setup_request_approve(setup_request=request, reviewer=UserFactory.create())
+        page.goto(f"{live_server.url}/partner/log/?failed=on")
 
         # The affiliate fixes its tracker, then asks for the failed postbacks again.
         receiver.default = (200, {}, b"OK")
