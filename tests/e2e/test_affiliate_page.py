@@ -79,8 +79,8 @@ def test_an_affiliate_signs_in_sees_a_failure_replays_and_sees_it_succeed(
     browser: Any, live_server: Any, receiver: Any, language: str
 ) -> None:
     words = WORDS[language]
-    affiliate = AffiliateFactory(name="Acme Media", email="acme@example.com")
-    endpoint = PostbackEndpointFactory(
+    affiliate = AffiliateFactory.create(name="Acme Media", email="acme@example.com")
+    endpoint = PostbackEndpointFactory.create(
         affiliate=affiliate, url_template=receiver.base_url + "/pb?cid={clickId}"
     )
     failed = DeliveryFactory.create(
