@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from affiliates.invites import invite_token_make
 from partners.sign_in import LINK_SALT, sign_in_token_make
+from tests.affiliates.test_setup_form import redis_away
 from tests.factories import AffiliateFactory, UserFactory
 from tests.partners.conftest import mailed_link, sign_in
 
@@ -136,3 +137,11 @@ def test_a_manager_cannot_reach_another_managers_affiliate(client, affiliate):
     client.force_login(manager)
     url = reverse("admin:partners_affiliate_access", args=[affiliate.pk])
     assert client.post(url, {"revoke": "1"}).status_code in (403, 404)
+
+
+def test_while_redis_is_away_no_link_is_sent_rather_than_not_counting(client, affiliate, settings):
+    redis_away(settings)
+    response = client.post(reverse("partner:sign-in"), {"email": affiliate.email})
+    assert response.status_code == 503
+    assert response["Retry-After"] == "60"
+    assert mail.outbox == []
