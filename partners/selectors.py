@@ -86,13 +86,18 @@ def partner_endpoint(*, affiliate: Affiliate, endpoint_id: int) -> PostbackEndpo
     return PostbackEndpoint.objects.filter(affiliate=affiliate, pk=endpoint_id).first()
 
 
-def _log_queryset(*, affiliate: Affiliate, filters: LogFilters) -> QuerySet[Delivery]:
-    since = timezone.now() - timedelta(days=settings.PARTNER_LOG_DAYS)
-    endpoint_ids = list(
-        PostbackEndpoint.objects.filter(affiliate=affiliate).values_list("pk", flat=True)
+def _affiliate_endpoint_ids(affiliate: Affiliate) -> list[int]:
+    return list(
+        PostbackEndpoint.objects.filter(affiliate=affiliate)
+        .order_by("pk")
+        .values_list("pk", flat=True)
     )
+
+
+def _log_queryset(*, endpoint_id: int, filters: LogFilters) -> QuerySet[Delivery]:
+    since = timezone.now() - timedelta(days=settings.PARTNER_LOG_DAYS)
     queryset = Delivery.objects.filter(
-        endpoint_id__in=endpoint_ids, is_test=False, created_at__gte=since
+        endpoint_id=endpoint_id, is_test=False, created_at__gte=since
     )
     if filters.event:
         queryset = queryset.filter(conversion__event_type__code=filters.event)
@@ -104,6 +109,29 @@ def _log_queryset(*, affiliate: Affiliate, filters: LogFilters) -> QuerySet[Deli
         start = timezone.make_aware(datetime.combine(filters.day, time.min))
         queryset = queryset.filter(created_at__gte=start, created_at__lt=start + timedelta(days=1))
     return queryset
+
+
+def _page_ids(*, affiliate: Affiliate, filters: LogFilters, offset: int, limit: int) -> list[int]:
+    """The ids of one page of the log, newest first.
+
+    One ordered, limited read per endpoint, each a range of the (endpoint, -created_at) index,
+    merged by UNION ALL: one read over all the endpoints at once would make PostgreSQL walk every
+    delivery by date and filter out the other affiliates' ones.
+    """
+    per_endpoint = [
+        _log_queryset(endpoint_id=endpoint_id, filters=filters)
+        .order_by("-created_at", "-pk")
+        .values_list("created_at", "pk")[: offset + limit]
+        for endpoint_id in _affiliate_endpoint_ids(affiliate)
+    ]
+    if not per_endpoint:
+        return []
+    merged = per_endpoint[0].union(*per_endpoint[1:], all=True) if len(per_endpoint) > 1 else None
+    if merged is None:
+        rows = list(per_endpoint[0])[offset : offset + limit]
+    else:
+        rows = list(merged.order_by("-created_at", "-pk")[offset : offset + limit])
+    return [pk for _created_at, pk in rows]
 
 
 def _row(delivery: Delivery) -> LogRow:
@@ -132,14 +160,20 @@ def partner_log(
     whether a next page exists. No COUNT: on an affiliate with millions of rows it would read
     them all; one row more than the page tells whether there is a next one."""
     page = max(1, min(page, LOG_MAX_PAGES))
-    offset = (page - 1) * LOG_PAGE_SIZE
-    deliveries = list(
-        _log_queryset(affiliate=affiliate, filters=filters)
+    ids = _page_ids(
+        affiliate=affiliate,
+        filters=filters,
+        offset=(page - 1) * LOG_PAGE_SIZE,
+        limit=LOG_PAGE_SIZE + 1,
+    )
+    found = (
+        Delivery.objects.filter(pk__in=ids[:LOG_PAGE_SIZE])
         .select_related("conversion__event_type")
         .prefetch_related(Prefetch("attempt_log", queryset=DeliveryAttempt.objects.all()))
-        .order_by("-created_at", "-pk")[offset : offset + LOG_PAGE_SIZE + 1]
+        .in_bulk()
     )
-    return [_row(d) for d in deliveries[:LOG_PAGE_SIZE]], len(deliveries) > LOG_PAGE_SIZE
+    rows = [_row(found[pk]) for pk in ids[:LOG_PAGE_SIZE] if pk in found]
+    return rows, len(ids) > LOG_PAGE_SIZE
 
 
 def partner_conversion(
@@ -165,12 +199,9 @@ def partner_conversion(
 def partner_failed_since(*, affiliate: Affiliate, since: datetime, limit: int) -> list[int]:
     """Ids of the affiliate's failed and dead postbacks created since ``since``, oldest first,
     at most ``limit``."""
-    endpoint_ids = list(
-        PostbackEndpoint.objects.filter(affiliate=affiliate).values_list("pk", flat=True)
-    )
     return list(
         Delivery.objects.filter(
-            endpoint_id__in=endpoint_ids,
+            endpoint_id__in=_affiliate_endpoint_ids(affiliate),
             is_test=False,
             state__in=FAILED_STATES,
             created_at__gte=since,

@@ -1,6 +1,7 @@
 """The affiliate's pages: its endpoints, its postback log (last 30 days, filtered, paginated,
 secrets redacted, answers escaped) and a conversion's detail; never another affiliate's rows."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -191,3 +192,21 @@ def test_a_secret_written_into_a_template_is_redacted_and_macros_stay(signed_in,
 )
 def test_urls_lose_their_secrets(url, shown):
     assert url_redact(url) == shown
+
+
+def test_the_log_merges_several_endpoints_newest_first_across_pages(
+    signed_in, affiliate, endpoint, monkeypatch
+):
+    monkeypatch.setattr(selectors, "LOG_PAGE_SIZE", 2)
+    second = PostbackEndpointFactory(affiliate=affiliate)
+    deliveries = [_delivery(endpoint if n % 2 else second) for n in range(5)]
+    for age, delivery in enumerate(reversed(deliveries)):
+        Delivery.objects.filter(pk=delivery.pk).update(
+            created_at=timezone.now() - timedelta(minutes=age)
+        )
+    seen = []
+    for page in (1, 2, 3):
+        html = signed_in.get(reverse("partner:log"), {"page": page}).content.decode()
+        seen += [int(pk) for pk in re.findall(r'id="delivery-(\d+)"', html)]
+        assert ('id="next-page"' in html) == (page < 3)
+    assert seen == [d.pk for d in reversed(deliveries)]
