@@ -127,7 +127,7 @@ def sign_in_link(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST":
         partner_session_start(request=request, affiliate=affiliate, epoch=epoch)
         return redirect("partner:home")
-    return render(request, "partner/sign_in_link.html", {"affiliate": affiliate})
+    return render(request, "partner/sign_in_link.html", {"link_affiliate": affiliate})
 
 
 @require_POST

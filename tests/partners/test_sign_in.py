@@ -30,7 +30,9 @@ def test_a_known_address_gets_a_link_that_signs_in_once(client, affiliate):
     assert mail.outbox[0].to == ["acme@example.com"]
     link = mailed_link()
     # Opening the link (a mail scanner does) does not use it up: only the button's POST does.
-    assert "Acme Media" in client.get(link).content.decode()
+    confirm = client.get(link).content.decode()
+    assert "Acme Media" in confirm
+    assert 'id="sign-out"' not in confirm  # not signed in until the button is pressed
     assert client.post(link).status_code == 302
     page = client.get(reverse("partner:home"))
     assert page.status_code == 200
