@@ -66,21 +66,26 @@ def _who(affiliate: Affiliate) -> str:
     return f"affiliate {affiliate.network_id} (partner page)"
 
 
-def _refusal(request: HttpRequest, *, status: int, message: str) -> HttpResponse:
-    return render(request, "partner/refused.html", {"message": message}, status=status)
+def _refusal(
+    request: HttpRequest, *, status: int, message: str, affiliate: Affiliate | None = None
+) -> HttpResponse:
+    context = {"message": message, "affiliate": affiliate}
+    return render(request, "partner/refused.html", context, status=status)
 
 
-def _too_many(request: HttpRequest) -> HttpResponse:
+def _too_many(request: HttpRequest, affiliate: Affiliate | None = None) -> HttpResponse:
     return _refusal(
         request,
+        affiliate=affiliate,
         status=429,
         message=_("You did this too often in a short time. Please wait a few minutes."),
     )
 
 
-def _unavailable(request: HttpRequest) -> HttpResponse:
+def _unavailable(request: HttpRequest, affiliate: Affiliate | None = None) -> HttpResponse:
     response = _refusal(
         request,
+        affiliate=affiliate,
         status=503,
         message=_("We cannot take this request right now. Please try again in a few minutes."),
     )
@@ -209,11 +214,11 @@ def endpoint_test(request: HttpRequest, affiliate: Affiliate, endpoint_id: int) 
     try:
         result = partner_endpoint_test(affiliate=affiliate, endpoint=endpoint, who=_who(affiliate))
     except LimitReached:
-        return _too_many(request)
+        return _too_many(request, affiliate)
     except LimitUnavailable:
-        return _unavailable(request)
+        return _unavailable(request, affiliate)
     except ValidationError as exc:
-        return _refusal(request, status=400, message=" ".join(exc.messages))
+        return _refusal(request, affiliate=affiliate, status=400, message=" ".join(exc.messages))
     context = {
         "affiliate": affiliate,
         "endpoint": endpoint,
@@ -229,15 +234,15 @@ def replay(request: HttpRequest, affiliate: Affiliate) -> HttpResponse:
     form = ReplayForm(request.POST)
     if not form.is_valid():
         message = " ".join(str(m) for errors in form.errors.values() for m in errors)
-        return _refusal(request, status=400, message=message)
+        return _refusal(request, affiliate=affiliate, status=400, message=message)
     try:
         result = partner_replay_failed(
             affiliate=affiliate, since=form.cleaned_data["since"], who=_who(affiliate)
         )
     except LimitReached:
-        return _too_many(request)
+        return _too_many(request, affiliate)
     except LimitUnavailable:
-        return _unavailable(request)
+        return _unavailable(request, affiliate)
     context = {"affiliate": affiliate, "count": len(result.delivery_ids)}
     return render(request, "partner/replayed.html", context)
 
