@@ -68,8 +68,7 @@ def _token_data(token: str) -> tuple[int, int, int]:
     return data["a"], data["n"], data["k"]
 
 
-def sign_in_link_check(*, token: str) -> Affiliate:
-    """The affiliate a link would sign in, without using it up. Raises SignInError."""
+def _link_access(token: str) -> PartnerAccess:
     affiliate_id, network_id, nonce = _token_data(token)
     access = (
         PartnerAccess.objects.select_related("affiliate")
@@ -78,22 +77,27 @@ def sign_in_link_check(*, token: str) -> Affiliate:
     )
     if access is None:
         raise SignInError
-    return access.affiliate
+    return access
+
+
+def sign_in_link_check(*, token: str) -> Affiliate:
+    """The affiliate a link would sign in, without using it up. Raises SignInError."""
+    return _link_access(token).affiliate
 
 
 def sign_in_link_use(*, token: str) -> tuple[Affiliate, int]:
     """Use a link up: the affiliate it signs in and the session epoch to keep. Raises SignInError
     when the link cannot be used (one guarded UPDATE decides between two clicks at once)."""
-    affiliate = sign_in_link_check(token=token)
-    _affiliate_id, _network_id, nonce = _token_data(token)
-    used = PartnerAccess.objects.filter(affiliate=affiliate, login_nonce=nonce).update(
-        login_nonce=F("login_nonce") + 1, last_sign_in_at=timezone.now()
-    )
+    access = _link_access(token)
+    # The epoch is part of the guard: a revocation between the read and this UPDATE moves the
+    # nonce on too, so the session can never start with an epoch that was revoked.
+    used = PartnerAccess.objects.filter(
+        pk=access.pk, login_nonce=access.login_nonce, session_epoch=access.session_epoch
+    ).update(login_nonce=F("login_nonce") + 1, last_sign_in_at=timezone.now())
     if used != 1:
         raise SignInError
-    epoch = PartnerAccess.objects.values_list("session_epoch", flat=True).get(affiliate=affiliate)
-    logger.info("partner sign-in: affiliate %s", affiliate.network_id)
-    return affiliate, epoch
+    logger.info("partner sign-in: affiliate %s", access.affiliate.network_id)
+    return access.affiliate, access.session_epoch
 
 
 def sign_in_link_url(*, affiliate: Affiliate, base_url: str) -> str:
