@@ -2,14 +2,17 @@
 and unknown addresses, rate-limited, bound to one affiliate, revocable by the account manager."""
 
 import re
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.core import mail, signing
+from django.db import connection
 from django.urls import reverse
 
 from affiliates.invites import invite_token_make
-from partners.sign_in import LINK_SALT, sign_in_token_make
+from partners.sign_in import LINK_SALT, SignInError, sign_in_link_use, sign_in_token_make
 from tests.affiliates.test_setup_form import redis_away
 from tests.factories import AffiliateFactory, UserFactory
 from tests.partners.conftest import mailed_link, sign_in
@@ -147,3 +150,24 @@ def test_while_redis_is_away_no_link_is_sent_rather_than_not_counting(client, af
     assert response.status_code == 503
     assert response["Retry-After"] == "60"
     assert mail.outbox == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ten_clicks_at_the_same_moment_open_one_session():
+    affiliate = AffiliateFactory.create(email="race@example.com")
+    token = sign_in_token_make(affiliate=affiliate)
+    barrier = threading.Barrier(10)
+
+    def click() -> bool:
+        barrier.wait()
+        try:
+            sign_in_link_use(token=token)
+        except SignInError:
+            return False
+        finally:
+            connection.close()
+        return True
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        results = list(pool.map(lambda _: click(), range(10)))
+    assert results.count(True) == 1
