@@ -8,7 +8,7 @@ PORT ?= 8000
 # Where `make web` listens: loopback unless the operator opens it (WEB_BIND=0.0.0.0 in a container).
 WEB_BIND ?= 127.0.0.1
 
-.PHONY: run web worker test lint bench install clean
+.PHONY: run web worker test lint bench install clean messages compilemessages
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found); set PYTHON=/path/to/python3.11"; exit 1; }
@@ -22,7 +22,18 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-run: $(STAMP)
+# The affiliate pages' French (locale/fr/LC_MESSAGES/django.po): `make messages` refreshes the
+# catalogue from the code and templates (new strings arrive with an empty translation, which
+# tests/partners/test_translations.py refuses); the .mo is built from it, never committed.
+MESSAGES_IGNORE := --ignore=.venv --ignore=tests --ignore=bench --ignore=staticfiles --ignore=docs --ignore=scripts
+messages: $(STAMP)
+	$(BIN)/python manage.py makemessages -l fr --no-location $(MESSAGES_IGNORE)
+
+compilemessages: $(STAMP)
+	@command -v msgfmt >/dev/null || { echo "msgfmt is needed to build the translations: apt-get install gettext"; exit 1; }
+	$(BIN)/python manage.py compilemessages --ignore=.venv
+
+run: $(STAMP) compilemessages
 	@PORT=$(PORT) scripts/run.sh
 
 # The production settings serve static files by their hashed names: collected first, or every
@@ -34,7 +45,7 @@ web: $(STAMP)
 worker: $(STAMP)
 	$(BIN)/python manage.py run_delivery_worker
 
-test: $(STAMP)
+test: $(STAMP) compilemessages
 	@$(BIN)/python scripts/check_services.py
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -15,6 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
+from affiliates.approval_mail import approval_mail_send
 from affiliates.invites import invite_send, invite_token_make
 from affiliates.models import Affiliate, SetupRequest
 from affiliates.offer_links import offer_link_build
@@ -177,7 +178,13 @@ class AffiliateAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
         link = portal_base_url(request=request) + reverse("setup:invite", kwargs={"token": token})
         if request.method == "POST":
             try:
-                sent_to = invite_send(affiliate=affiliate, link=link, sender=_staff_user(request))
+                sent_to = invite_send(
+                    affiliate=affiliate,
+                    link=link,
+                    sender=_staff_user(request),
+                    partner_url=portal_base_url(request=request) + reverse("partner:home"),
+                    language=request.POST.get("language") or settings.LANGUAGE_CODE,
+                )
             except ValidationError as exc:
                 self.message_user(request, " ".join(exc.messages), messages.ERROR)
             else:
@@ -195,6 +202,7 @@ class AffiliateAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
             "link": link,
             "sent_to": affiliate.email if request.GET.get("sent") else "",
             "max_age_days": settings.SETUP_INVITE_MAX_AGE // 86400,
+            "languages": settings.LANGUAGES,
         }
         return TemplateResponse(request, "admin/affiliates/affiliate/invite.html", context)
 
@@ -395,6 +403,11 @@ class SetupRequestAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
     def _change_url(self, setup_request: SetupRequest) -> str:
         return reverse("admin:affiliates_setuprequest_change", args=[setup_request.pk])
 
+    @staticmethod
+    def _partner_url(request: HttpRequest) -> str:
+        """The affiliate's own page, for the approval mail."""
+        return portal_base_url(request=request) + reverse("partner:sign-in")
+
     def approve_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         setup_request: SetupRequest = object_for_change(self, request, object_id)
         if request.method != "POST":
@@ -409,6 +422,7 @@ class SetupRequestAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
         except ValidationError as exc:
             self.message_user(request, " ".join(exc.messages), messages.ERROR)
             return HttpResponseRedirect(self._change_url(setup_request))
+        approval_mail_send(setup_request=setup_request, partner_url=self._partner_url(request))
         reference = setup_request_reference(setup_request=setup_request)
         self.message_user(
             request,
@@ -454,6 +468,9 @@ class SetupRequestAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
         for setup_request in queryset.order_by("created_at"):
             try:
                 setup_request_approve(setup_request=setup_request, reviewer=reviewer)
+                approval_mail_send(
+                    setup_request=setup_request, partner_url=self._partner_url(request)
+                )
             except ValidationError as exc:
                 reference = setup_request_reference(setup_request=setup_request)
                 self.message_user(request, f"{reference}: {' '.join(exc.messages)}", messages.ERROR)

@@ -5,6 +5,8 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from affiliates.models import Affiliate, SetupRequest
 from affiliates.selectors import event_types_active
@@ -23,11 +25,11 @@ HONEYPOT = "website"
 
 class SetupForm(forms.Form):
     network_id = forms.IntegerField(
-        label="Your network id",
+        label=_("Your network id"),
         min_value=1,
         max_value=10**18 - 1,
-        help_text="Your affiliate id on our network, e.g. 1234567.",
-        error_messages={"invalid": "Enter your network id as a number, e.g. 1234567."},
+        help_text=_("Your affiliate id on our network, e.g. 1234567."),
+        error_messages={"invalid": _("Enter your network id as a number, e.g. 1234567.")},
     )
     affiliate_name = forms.CharField(
         label="Your name or company",
@@ -36,59 +38,68 @@ class SetupForm(forms.Form):
         help_text="How we should call you, e.g. Tracker Media Ltd.",
     )
     contact_email = forms.EmailField(
-        label="Contact e-mail",
+        label=_("Contact e-mail"),
         max_length=254,
-        help_text="Where we answer you about this postback.",
-        error_messages={"invalid": "Enter an e-mail address such as you@example.com."},
+        help_text=_("Where we answer you about this postback."),
+        error_messages={"invalid": _("Enter an e-mail address such as you@example.com.")},
     )
     offer_links = forms.CharField(
-        label="Offer links you use",
+        label=_("Offer links you use"),
         max_length=TEXT_MAX,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="One per line, as you put them on your site.",
+        help_text=_("One per line, as you put them on your site."),
     )
     events = forms.ChoiceField(
-        label="Which events should we send?",
-        choices=SetupRequest.Events.choices,
+        label=_("Which events should we send?"),
+        choices=[
+            (SetupRequest.Events.CONVERSIONS, _("Conversions (sales)")),
+            (SetupRequest.Events.FREEREG, _("Free registrations")),
+            (SetupRequest.Events.BOTH, _("Conversions and free registrations")),
+            (SetupRequest.Events.CHOSEN, _("A chosen set of events")),
+        ],
         initial=SetupRequest.Events.CONVERSIONS,
         widget=forms.RadioSelect,
     )
     event_codes = forms.MultipleChoiceField(
-        label="Chosen events",
+        label=_("Chosen events"),
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text='Only for "A chosen set of events".',
+        help_text=_('Only for "A chosen set of events".'),
     )
     url_template = forms.CharField(
-        label="Postback URL",
+        label=_("Postback URL"),
         max_length=URL_MAX,
         widget=forms.TextInput(attrs={"size": 80, "spellcheck": "false"}),
-        help_text="Your tracker's postback address, with macros in braces, e.g. "
-        "https://track.example/pb?cid={clickId}&amp;tx={transaction_id}&amp;sum={amount}",
+        help_text=_(
+            "Your tracker's postback address, with macros in braces, e.g. "
+            "https://track.example/pb?cid={clickId}&amp;tx={transaction_id}&amp;sum={amount}"
+        ),
     )
     method = forms.ChoiceField(
-        label="Send it as",
-        choices=[("GET", "GET"), ("POST", "POST (the query as a form body)")],
+        label=_("Send it as"),
+        choices=[("GET", "GET"), ("POST", _("POST (the query as a form body)"))],
         initial=PostbackEndpoint.Method.GET,
         widget=forms.RadioSelect,
     )
     tracker_separator = forms.CharField(
-        label="Separator between the values",
+        label=_("Separator between the values"),
         max_length=8,
         initial="-",
         strip=False,
         widget=forms.TextInput(attrs={"size": 4}),
     )
     test_link = forms.CharField(
-        label="Test link",
+        label=_("Test link"),
         max_length=URL_MAX,
         widget=forms.TextInput(attrs={"size": 80, "spellcheck": "false"}),
-        help_text="One of your offer links as it looks after a click, with your tracker's values "
-        "filled in, e.g. https://offers.example/go?id=66013;tracker="
-        "trID_1234567_aff9-tx77-c0ffee_trID",
+        help_text=_(
+            "One of your offer links as it looks after a click, with your tracker's values "
+            "filled in, e.g. https://offers.example/go?id=66013;tracker="
+            "trID_1234567_aff9-tx77-c0ffee_trID"
+        ),
     )
     questions = forms.CharField(
-        label="Anything else?",
+        label=_("Anything else?"),
         required=False,
         max_length=TEXT_MAX,
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -109,16 +120,20 @@ class SetupForm(forms.Form):
         event_codes.choices = [(event.code, event.name) for event in event_types_active()]
         for index in range(MAX_TRACKER_PARAMS):
             self.fields[f"param_name_{index}"] = forms.CharField(
-                required=False, max_length=PARAM_NAME_MAX, label=f"Param {index + 1} name"
+                required=False,
+                max_length=PARAM_NAME_MAX,
+                label=gettext("Param %(number)d name") % {"number": index + 1},
             )
             self.fields[f"param_meaning_{index}"] = forms.CharField(
-                required=False, max_length=PARAM_MEANING_MAX, label=f"Param {index + 1} meaning"
+                required=False,
+                max_length=PARAM_MEANING_MAX,
+                label=gettext("Param %(number)d meaning") % {"number": index + 1},
             )
         if affiliate is not None:
             field = self.fields["network_id"]
             field.disabled = True
             field.initial = affiliate.network_id
-            field.help_text = "Fixed by your invite link."
+            field.help_text = _("Fixed by your invite link.")
 
     @staticmethod
     def initial_for(affiliate: Affiliate) -> dict[str, Any]:
@@ -164,7 +179,8 @@ class SetupForm(forms.Form):
             meaning = (self.cleaned_data.get(f"param_meaning_{index}") or "").strip()
             if not name and meaning:
                 self.params_errors.append(
-                    f"Row {index + 1} explains {meaning!r} but has no param name."
+                    gettext("Row %(number)d explains %(meaning)r but has no param name.")
+                    % {"number": index + 1, "meaning": meaning}
                 )
             if name:
                 names.append(name)
@@ -198,5 +214,5 @@ class SetupForm(forms.Form):
                 elif field in self.fields and field not in self.errors:
                     self.add_error(field, messages)
         if self.params_errors:
-            raise ValidationError("The tracker params need a look: see below.")
+            raise ValidationError(gettext("The tracker params need a look: see below."))
         return cleaned

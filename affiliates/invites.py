@@ -6,6 +6,8 @@ from django.contrib.auth.models import User
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from affiliates.models import Affiliate
 
@@ -34,12 +36,14 @@ def invite_token_read(*, token: str) -> Affiliate:
         data = signer.unsign_object(token, max_age=settings.SETUP_INVITE_MAX_AGE)
     except signing.SignatureExpired as exc:
         raise InviteError(
-            "This invite link has expired. Ask your account manager for a new one.", status=410
+            _("This invite link has expired. Ask your account manager for a new one."), status=410
         ) from exc
     except (signing.BadSignature, ValueError) as exc:
         raise InviteError(
-            "This invite link is not valid. Check that you copied all of it, or ask your "
-            "account manager for a new one.",
+            _(
+                "This invite link is not valid. Check that you copied all of it, or ask your "
+                "account manager for a new one."
+            ),
             status=400,
         ) from exc
     affiliate = None
@@ -47,26 +51,38 @@ def invite_token_read(*, token: str) -> Affiliate:
         affiliate = Affiliate.objects.filter(pk=data["a"], network_id=data["n"]).first()
     if affiliate is None:
         raise InviteError(
-            "This invite link no longer matches an affiliate. Ask your account manager for a "
-            "new one.",
+            _(
+                "This invite link no longer matches an affiliate. Ask your account manager for "
+                "a new one."
+            ),
             status=400,
         )
     return affiliate
 
 
-def invite_send(*, affiliate: Affiliate, link: str, sender: User) -> str:
-    """E-mail the invite link to the affiliate; returns the address it went to."""
+def invite_send(
+    *, affiliate: Affiliate, link: str, sender: User, partner_url: str = "", language: str = "en"
+) -> str:
+    """E-mail the invite link to the affiliate, in ``language``; returns the address it went to.
+    ``partner_url``: the affiliate's own postback page, named at the end of the mail."""
     if not affiliate.email:
         raise ValidationError(f"Affiliate {affiliate.network_id} has no e-mail address.")
     days = settings.SETUP_INVITE_MAX_AGE // 86400
-    send_mail(
-        subject="Set up your postback",
-        message=(
-            f"Hello {affiliate.name},\n\n"
+    with translation.override(language):
+        subject = _("Set up your postback")
+        body = _(
+            "Hello %(name)s,\n\n"
             "Please tell us where to send your postbacks, using this link (it is personal and "
-            f"valid for {days} days):\n\n{link}\n\n"
-            f"{sender.get_full_name() or sender.get_username()}\n"
-        ),
+            "valid for %(days)d days):\n\n%(link)s\n\n"
+        ) % {"name": affiliate.name, "days": days, "link": link}
+        if partner_url:
+            body += _(
+                "Once your postback is set up, your own postback page shows every postback we "
+                "send you, and lets you test and repair them: %(url)s\n\n"
+            ) % {"url": partner_url}
+    send_mail(
+        subject=subject,
+        message=body + f"{sender.get_full_name() or sender.get_username()}\n",
         from_email=None,
         recipient_list=[affiliate.email],
         fail_silently=False,

@@ -228,3 +228,20 @@ def setup_preview_rows(
 def _event_name(events: dict[str, EventType], code: str) -> str:
     event = events.get(code)
     return event.name if event else code
+
+
+def setup_initial_from_endpoint(*, affiliate: Affiliate, endpoint_id: str) -> dict[str, Any]:
+    """The setup form pre-filled from one of the affiliate's endpoints (a change request from
+    its own page); nothing when the id is not one of its endpoints."""
+    if not endpoint_id.isdigit() or len(endpoint_id) > 18:
+        return {}
+    endpoint = PostbackEndpoint.objects.filter(affiliate=affiliate, pk=int(endpoint_id)).first()
+    if endpoint is None:
+        return {}
+    return {
+        "url_template": endpoint.url_template,
+        "method": endpoint.method,
+        "test_link": endpoint.test_link,
+        "events": SetupRequest.Events.CHOSEN,
+        "event_codes": sorted(endpoint.event_types.values_list("code", flat=True)),
+    }

@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from affiliates.models import Affiliate, SetupRequest
 from affiliates.selectors import (
@@ -45,7 +46,7 @@ def setup_event_codes(*, events: str, event_codes: Sequence[str]) -> list[str]:
     if events == SetupRequest.Events.CHOSEN:
         return list(dict.fromkeys(event_codes))
     if events not in EVENT_CODES_BY_CHOICE:
-        raise ValidationError({"events": "Choose which events you want to receive."})
+        raise ValidationError({"events": _("Choose which events you want to receive.")})
     return list(EVENT_CODES_BY_CHOICE[events])
 
 
@@ -74,14 +75,17 @@ def setup_request_validate(
     try:
         codes = setup_event_codes(events=events, event_codes=event_codes)
         if not codes:
-            raise ValidationError({"event_codes": "Choose at least one event."})
+            raise ValidationError({"event_codes": _("Choose at least one event.")})
         active = set(
             EventType.objects.filter(code__in=codes, is_active=True).values_list("code", flat=True)
         )
         missing = [code for code in codes if code not in active]
         if missing:
             raise ValidationError(
-                {"event_codes": f"These events are not offered: {', '.join(missing)}."}
+                {
+                    "event_codes": _("These events are not offered: %(codes)s.")
+                    % {"codes": ", ".join(missing)}
+                }
             )
     except ValidationError as exc:
         errors.update({field: msgs[0] for field, msgs in exc.message_dict.items()})
@@ -91,7 +95,7 @@ def setup_request_validate(
     try:
         params = tracker_params_validate(params=tracker_params)
         if not params:
-            raise ValidationError("List at least one param of your tracker (e.g. clickId).")
+            raise ValidationError(_("List at least one param of your tracker (e.g. clickId)."))
     except ValidationError as exc:
         errors["tracker_params"] = _sentence(exc.messages[0])
     fmt: TrackerFormat | None = None
@@ -183,7 +187,7 @@ def setup_request_submit(
     manager. Through an invite the request is bound to that affiliate and marked verified."""
     if invited_affiliate is not None and network_id != invited_affiliate.network_id:
         raise ValidationError(
-            {"network_id": "This invite is for another network id; it cannot be changed."}
+            {"network_id": _("This invite is for another network id; it cannot be changed.")}
         )
     affiliate = invited_affiliate or Affiliate.objects.filter(network_id=network_id).first()
     setup_request_validate(

@@ -17,12 +17,18 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from affiliates.forms import SetupForm
 from affiliates.invites import InviteError, invite_token_read
 from affiliates.models import Affiliate
-from affiliates.selectors import portal_base_url, setup_preview_rows, setup_request_reference
+from affiliates.selectors import (
+    portal_base_url,
+    setup_initial_from_endpoint,
+    setup_preview_rows,
+    setup_request_reference,
+)
 from affiliates.setup_rate_limit import RateLimitUnavailable, rate_limit_consume
 from affiliates.setup_requests import setup_request_decoy_reference, setup_request_submit
 from config.client_address import client_address
@@ -51,9 +57,11 @@ def _guarded(view: View) -> View:
                 return _refusal(
                     request,
                     status=413,
-                    title="Too much text",
-                    message="The form is larger than we accept. Shorten the offer links or "
-                    "your questions and send it again.",
+                    title=_("Too much text"),
+                    message=_(
+                        "The form is larger than we accept. Shorten the offer links or "
+                        "your questions and send it again."
+                    ),
                 )
             refused = _rate_limited(request, bucket="preview")
             if refused is not None:
@@ -72,9 +80,11 @@ def _rate_limited(request: HttpRequest, *, bucket: str) -> HttpResponse | None:
         response = _refusal(
             request,
             status=503,
-            title="Please try again in a few minutes",
-            message="We cannot take requests from the form right now. Please try again in a "
-            "few minutes: going back in your browser keeps what you typed.",
+            title=_("Please try again in a few minutes"),
+            message=_(
+                "We cannot take requests from the form right now. Please try again in a "
+                "few minutes: going back in your browser keeps what you typed."
+            ),
         )
         response["Retry-After"] = "60"
         return response
@@ -84,9 +94,12 @@ def _rate_limited(request: HttpRequest, *, bucket: str) -> HttpResponse | None:
     return _refusal(
         request,
         status=429,
-        title="Too many requests",
-        message="We received too many requests from your address. Please wait up to "
-        f"{minutes} minutes and try again, or write to your account manager.",
+        title=_("Too many requests"),
+        message=_(
+            "We received too many requests from your address. Please wait up to "
+            "%(minutes)d minutes and try again, or write to your account manager."
+        )
+        % {"minutes": minutes},
     )
 
 
@@ -95,7 +108,7 @@ def _invited(token: str | None) -> Affiliate | None:
 
 
 def _invite_error(request: HttpRequest, exc: InviteError) -> HttpResponse:
-    title = "Invite link expired" if exc.status == 410 else "Invite link not valid"
+    title = _("Invite link expired") if exc.status == 410 else _("Invite link not valid")
     return _refusal(request, status=exc.status, title=title, message=str(exc))
 
 
@@ -124,7 +137,13 @@ def setup_form(request: HttpRequest, token: str | None = None) -> HttpResponse:
     except InviteError as exc:
         return _invite_error(request, exc)
     if request.method != "POST":
-        form = SetupForm(affiliate=affiliate)
+        # ?endpoint=<id>: a change request from the affiliate's own page, pre-filled from it.
+        initial = (
+            setup_initial_from_endpoint(affiliate=affiliate, endpoint_id=request.GET["endpoint"])
+            if affiliate is not None and "endpoint" in request.GET
+            else {}
+        )
+        form = SetupForm(affiliate=affiliate, initial=initial)
         return _page(request, form, token=token)
     form = SetupForm(request.POST, affiliate=affiliate)
     if form.is_bot():

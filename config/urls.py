@@ -22,6 +22,9 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
     path("setup/", include("affiliates.urls")),
+    path("partner/", include("partners.urls")),
+    # The language switch of the affiliate pages (Django's set_language, a POST with CSRF).
+    path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's init script from its own URL (?script=), not inline: the

@@ -2,16 +2,31 @@
 
 import importlib
 import json
+import shutil
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import django_rq
 import pytest
 
 from postbacks import lookups
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _compiled_translations() -> None:
+    """`make test` compiles the catalogues; a bare `pytest` gets them compiled here when a .po is
+    newer than its .mo (or the .mo is missing), so the French pages are the .po's French."""
+    from django.conf import settings
+
+    for po in sorted(Path(settings.BASE_DIR, "locale").glob("*/LC_MESSAGES/django.po")):
+        mo = po.with_suffix(".mo")
+        if shutil.which("msgfmt") and (not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime):
+            subprocess.run(["msgfmt", "--check", "-o", str(mo), str(po)], check=True)
 
 
 @pytest.fixture(autouse=True)

@@ -20,8 +20,11 @@ ALLOWED_HOSTS: list[str] = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1"
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 TIME_ZONE = "UTC"
 USE_TZ = True
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
 USE_I18N = True
+# The affiliate-facing pages (/setup/, /partner/) and e-mails speak these; the admin stays English.
+LANGUAGES = [("en", "English"), ("fr", "Français")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -47,6 +50,7 @@ INSTALLED_APPS = [
     "affiliates",
     "offers",
     "postbacks",
+    "partners",
 ]
 
 MIDDLEWARE = [
@@ -58,6 +62,8 @@ MIDDLEWARE = [
     "config.csp.PortalCSPMiddleware",
     "config.middleware.ApiBodyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # After sessions, before CommonMiddleware (as Django asks); config/locale.py says why.
+    "config.locale.AffiliateLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -293,6 +299,31 @@ SETUP_NOTIFY_EMAIL: list[str] = env.list("SETUP_NOTIFY_EMAIL", default=[])
 # The portal's public address for links in e-mails and invites, e.g. https://postbacks.example;
 # empty: taken from the request.
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="")
+
+# ------------------------------------------------------------------------------
+# The affiliate's own pages (/partner/)
+# ------------------------------------------------------------------------------
+# How long a sign-in link works, in seconds (15 minutes), and how long a signed-in session lasts.
+PARTNER_LINK_MAX_AGE = env.int("PARTNER_LINK_MAX_AGE", default=15 * 60)
+PARTNER_SESSION_SECONDS = env.int("PARTNER_SESSION_SECONDS", default=12 * 3600)
+# Uses per PARTNER_RATE_WINDOW seconds: sign-in links asked per address and per client address,
+# test postbacks and replays per affiliate.
+PARTNER_RATE_LIMIT: dict[str, int] = {
+    "link-email": env.int("PARTNER_LINK_PER_EMAIL", default=3),
+    "link-client": env.int("PARTNER_LINK_PER_CLIENT", default=10),
+    "test": env.int("PARTNER_TEST_LIMIT", default=3),
+    "replay": env.int("PARTNER_REPLAY_LIMIT", default=3),
+}
+PARTNER_RATE_WINDOW: dict[str, int] = {
+    "link-email": 15 * 60,
+    "link-client": 15 * 60,
+    "test": 60,
+    "replay": 15 * 60,
+}
+# Most postbacks one replay from the affiliate's page sends again.
+PARTNER_REPLAY_MAX = env.int("PARTNER_REPLAY_MAX", default=500)
+# How far back the affiliate's postback log reaches, in days.
+PARTNER_LOG_DAYS = env.int("PARTNER_LOG_DAYS", default=30)
 
 # ------------------------------------------------------------------------------
 # Audit trail (config/history.py)

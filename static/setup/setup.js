@@ -70,7 +70,7 @@
           table.hidden = true;
           hint.hidden = false;
           hint.textContent = answer.error || firstError(answer.errors) ||
-            "Fill in the form to see your postback.";
+            hint.dataset.emptyHint;
         }
       })
       .catch(function () { /* the Preview button still works */ });

@@ -146,7 +146,7 @@ def _sources() -> list[Path]:
     templates = sorted((base / "templates").rglob("*.html"))
     python = [
         path
-        for app in ("affiliates", "offers", "postbacks", "config")
+        for app in ("affiliates", "offers", "postbacks", "partners", "config")
         for path in sorted((base / app).rglob("*.py"))
         if "migrations" not in path.parts
     ]
