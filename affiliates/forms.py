@@ -32,10 +32,10 @@ class SetupForm(forms.Form):
         error_messages={"invalid": _("Enter your network id as a number, e.g. 1234567.")},
     )
     affiliate_name = forms.CharField(
-        label="Your name or company",
+        label=_("Your name or company"),
         required=False,
         max_length=200,
-        help_text="How we should call you, e.g. Tracker Media Ltd.",
+        help_text=_("How we should address you, e.g. Tracker Media Ltd."),
     )
     contact_email = forms.EmailField(
         label=_("Contact e-mail"),

@@ -14,9 +14,9 @@ from django.conf import settings
 from affiliates.models import Affiliate
 from partners.limits import limit_consume
 from partners.selectors import partner_failed_since
+from postbacks.mending import Replay, deliveries_replay
 from postbacks.models import PostbackEndpoint
 from postbacks.probes import ProbeResult, endpoint_test_fire
-from postbacks.services import Replay, deliveries_replay
 
 logger = logging.getLogger(__name__)
 
