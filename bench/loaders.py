@@ -207,7 +207,8 @@ def clear_records() -> None:
     """No conversions, deliveries or attempts: the next scenario starts from empty tables."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE postbacks_deliveryattempt, postbacks_delivery, postbacks_conversion"
+            "TRUNCATE postbacks_deliveryattempt, postbacks_delivery, "
+            "postbacks_conversionstatuschange, postbacks_conversion"
         )
         cursor.execute(
             "UPDATE postbacks_postbackendpoint SET failure_streak = 0, failing_since = NULL"
