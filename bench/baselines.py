@@ -26,7 +26,8 @@ RQ_QUEUE = "bench-baseline"
 
 _RECORD_ATTEMPT = (
     "INSERT INTO postbacks_deliveryattempt (delivery_id, number, started_at, duration_ms, "
-    "status_code, response_excerpt, error, trigger) VALUES (%s, %s, %s, %s, %s, %s, '', 'auto')"
+    "status_code, response_excerpt, error, trigger, url) "
+    "VALUES (%s, %s, %s, %s, %s, %s, '', 'auto', %s)"
 )
 _RECORD_DELIVERY = (
     "UPDATE postbacks_delivery SET state = %s, attempts = %s, last_status_code = %s, "
@@ -34,11 +35,13 @@ _RECORD_DELIVERY = (
 )
 
 
-def _record(delivery_id: int, started: datetime, duration_ms: int, status: int, body: str) -> None:
+def _record(
+    delivery_id: int, url: str, started: datetime, duration_ms: int, status: int, body: str
+) -> None:
     now = timezone.now()
     state = "succeeded" if 200 <= status < 300 else "failed"
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_RECORD_ATTEMPT, [delivery_id, 1, started, duration_ms, status, body])
+        cursor.execute(_RECORD_ATTEMPT, [delivery_id, 1, started, duration_ms, status, body, url])
         cursor.execute(_RECORD_DELIVERY, [state, 1, status, now, now, delivery_id])
 
 
@@ -49,7 +52,7 @@ def send_and_record(session: requests.Session | None, delivery_id: int, url: str
     getter = session.get if session is not None else requests.get
     response = getter(url, timeout=(5, TOTAL_TIMEOUT), allow_redirects=False)
     duration = int((time.perf_counter() - clock) * 1000)
-    _record(delivery_id, started, duration, response.status_code, response.text[:1024])
+    _record(delivery_id, url, started, duration, response.status_code, response.text[:1024])
 
 
 def rq_send_one(delivery_id: int, url: str) -> None:

@@ -286,11 +286,11 @@ BIG_SQL = [
     # Several attempts per delivery; 2 % of them manual replays.
     """
     INSERT INTO postbacks_deliveryattempt (delivery_id, number, started_at, duration_ms,
-        status_code, response_excerpt, error, trigger)
+        status_code, response_excerpt, error, trigger, url)
     SELECT d.id, n, d.created_at + n * interval '1 minute', 12,
         CASE WHEN n < %(attempts)s THEN 503 ELSE 200 END,
         'OK', CASE WHEN n < %(attempts)s THEN 'receiver answered 503' ELSE '' END,
-        CASE WHEN (d.id + n) %% 50 = 0 THEN 'manual' ELSE 'auto' END
+        CASE WHEN (d.id + n) %% 50 = 0 THEN 'manual' ELSE 'auto' END, d.url
     FROM postbacks_delivery d, generate_series(1, %(attempts)s) AS n
     WHERE NOT d.is_test
     """,
