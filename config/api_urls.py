@@ -12,6 +12,7 @@ from postbacks.apis import (
     DeliveryReplayApi,
 )
 from postbacks.endpoint_apis import EndpointDetailApi, EndpointListCreateApi, EndpointTestApi
+from postbacks.receiver_apis import ReceiverPresetListApi
 from postbacks.status_apis import ConversionStatusApi, ConversionStatusBatchApi
 
 urlpatterns = [
@@ -29,4 +30,5 @@ urlpatterns = [
     path("postback-endpoints/", EndpointListCreateApi.as_view(), name="endpoint-list"),
     path("postback-endpoints/<int:pk>/", EndpointDetailApi.as_view(), name="endpoint-detail"),
     path("postback-endpoints/<int:pk>/test/", EndpointTestApi.as_view(), name="endpoint-test"),
+    path("receiver-presets/", ReceiverPresetListApi.as_view(), name="receiver-presets"),
 ]
