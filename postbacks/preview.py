@@ -35,6 +35,7 @@ from postbacks.macros import (
     render_url,
 )
 from postbacks.models import EventType, PostbackEndpoint
+from postbacks.receivers import dedupe_warning
 from postbacks.tracker import TrackerError, TrackerFormat, parse_tracker
 
 PREVIEW_TRANSACTION_ID = "TEST-TX-1"
@@ -236,6 +237,8 @@ class Preview:
     source: str
     error: str
     macros: dict[str, str]
+    # Said, never refused: e.g. {transaction_id} alone to several events (postbacks/receivers.py).
+    warning: str = ""
 
 
 def template_preview(
@@ -285,7 +288,12 @@ def template_preview(
                 urls.append(EventUrl(event.code, event.name, url, status))
     except TemplateError as exc:
         return Preview([], source, str(exc), macros)
-    return Preview(urls, source, "", macros)
+    warning = dedupe_warning(
+        url_template=url_template,
+        event_codes=[event.code for event in events],
+        fire_on=statuses,
+    )
+    return Preview(urls, source, "", macros, warning)
 
 
 def endpoint_preview(*, endpoint: PostbackEndpoint) -> Preview:

@@ -35,6 +35,7 @@ from postbacks.forms import (
 from postbacks.macros import available_macros
 from postbacks.models import Delivery, DeliveryAttempt, EventType, PostbackEndpoint
 from postbacks.preview import endpoint_preview, template_preview
+from postbacks.receivers import PRESETS, dedupe_warning
 
 FIXED_EVENT_CODES = frozenset({"freereg", "trial", "signup", "rebill"})
 TEMPLATES = "admin/postbacks/postbackendpoint"
@@ -131,6 +132,7 @@ class PostbackEndpointAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
     search_help_text = "Affiliate network id (exact) or name, offer id (exact), or URL."
     autocomplete_fields = ("affiliate", "offer", "event_types")
     readonly_fields = (
+        "receiver_preset_display",
         "available_macros_display",
         "sample_url",
         "test_history",
@@ -141,7 +143,15 @@ class PostbackEndpointAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
         (None, {"fields": ("affiliate", "offer", "event_types", "status", "disabled_reason")}),
         (
             "Postback",
-            {"fields": ("url_template", "method", "available_macros_display", "test_link")},
+            {
+                "fields": (
+                    "receiver_preset_display",
+                    "url_template",
+                    "method",
+                    "available_macros_display",
+                    "test_link",
+                )
+            },
         ),
         ("Statuses", {"fields": ("fire_on", "status_values")}),
         ("Preview", {"fields": ("sample_url",)}),
@@ -158,7 +168,7 @@ class PostbackEndpointAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
     )
 
     class Media:
-        js = ("postbacks/endpoint_preview.js",)
+        js = ("postbacks/endpoint_preview.js", "postbacks/receiver_preset.js")
         css = {"all": ("postbacks/endpoint_admin.css",)}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[PostbackEndpoint]:
@@ -318,6 +328,7 @@ class PostbackEndpointAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
         return JsonResponse(
             {
                 "error": preview.error,
+                "warning": preview.warning,
                 "source": preview.source,
                 "urls": [
                     {"event": u.event, "event_name": u.event_name, "status": u.status, "url": u.url}
@@ -330,7 +341,30 @@ class PostbackEndpointAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
             }
         )
 
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        endpoint = form.instance
+        warning = dedupe_warning(
+            url_template=endpoint.url_template,
+            event_codes=[event.code for event in endpoint.event_types.all()],
+            fire_on=endpoint.fire_on or [],
+        )
+        if warning:
+            self.message_user(request, warning, messages.WARNING)
+
     # --- Display -------------------------------------------------------------------------------
+    @admin.display(description="Fill in from a tracker preset")
+    def receiver_preset_display(self, obj: PostbackEndpoint | None) -> SafeString:
+        params = list(obj.affiliate.tracker_params or []) if obj and obj.affiliate_id else []
+        return render_to_string(
+            f"{TEMPLATES}/_receiver_preset.html",
+            {
+                "presets": PRESETS,
+                "preset_url": reverse("setup:receiver-preset"),
+                "click_param": params[-1] if params else "clickId",
+            },
+        )
+
     @admin.display(description="Offer")
     def offer_display(self, obj: PostbackEndpoint) -> str:
         return str(obj.offer) if obj.offer else "All offers"
