@@ -124,6 +124,13 @@ class ConversionAnswerSerializer(serializers.Serializer):
     attribution = serializers.ChoiceField(choices=Conversion.Attribution.choices)
     attribution_error = serializers.CharField()
     deliveries = serializers.ListField(child=serializers.IntegerField())
+    notes = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="Present only when there is something to say: what the postbacks do "
+        "differently from what was posted, e.g. the offer's payout sent for a pay-per-sale "
+        "conversion posted without an amount.",
+    )
 
 
 def _item(data: dict[str, Any]) -> services.IngestItem:
@@ -142,7 +149,7 @@ def _item(data: dict[str, Any]) -> services.IngestItem:
 
 def _answer(result: services.IngestResult) -> dict[str, Any]:
     conversion = result.conversion
-    return {
+    answer: dict[str, Any] = {
         "id": conversion.pk,
         "transaction_id": conversion.transaction_id,
         "event": conversion.event_type.code,
@@ -150,6 +157,10 @@ def _answer(result: services.IngestResult) -> dict[str, Any]:
         "attribution_error": conversion.attribution_error,
         "deliveries": result.delivery_ids,
     }
+    notes = services.conversion_amount_notes(conversion)
+    if notes:
+        answer["notes"] = notes
+    return answer
 
 
 def _answer_status(result: services.IngestResult) -> int:

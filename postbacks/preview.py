@@ -133,6 +133,7 @@ def sample_network_values(
     transaction_id: str = PREVIEW_TRANSACTION_ID,
     status: str = lifecycle.APPROVED,
     status_values: Mapping[str, str] | None = None,
+    is_test: bool = False,
 ) -> dict[str, str]:
     """The network macros of a sample conversion at `status` (spelt by `status_values`): the
     offer's payout (or 1.00 on a sample offer), so every preview and test postback shows the same
@@ -154,6 +155,7 @@ def sample_network_values(
         status_values=status_values or {},
         reason="",
         postback_id=f"{transaction_id}-{status}",
+        is_test=is_test,
     )
 
 
@@ -169,6 +171,7 @@ def sample_url(
     transaction_id: str = PREVIEW_TRANSACTION_ID,
     status: str = lifecycle.APPROVED,
     status_values: Mapping[str, str] | None = None,
+    is_test: bool = False,
 ) -> str:
     """The URL ``url_template`` fires for a sample conversion of ``event`` at ``status`` with
     these tracker values. Raises TemplateError naming the problem."""
@@ -180,6 +183,7 @@ def sample_url(
         transaction_id=transaction_id,
         status=status,
         status_values=status_values,
+        is_test=is_test,
     )
     values = macro_values(network=network, tracker=tracker, tracker_params=list(tracker_params))
     return render_url(url_template, values)

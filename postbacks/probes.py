@@ -8,6 +8,8 @@ the account manager fires another test rather than the worker retrying a test fo
 """
 
 import logging
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,6 +28,19 @@ from postbacks.tracker import TrackerError
 logger = logging.getLogger(__name__)
 
 TEST_HISTORY_LIMIT = 20
+
+_last_test_id = 0
+_test_id_lock = threading.Lock()
+
+
+def probe_transaction_id() -> str:
+    """A test postback's own transaction id, ``test-<unix time in nanoseconds>``: never two alike
+    in a process (two tests in the same nanosecond get consecutive numbers), so a receiver that
+    dedupes records every test, and one can tell them apart in its log."""
+    global _last_test_id
+    with _test_id_lock:
+        _last_test_id = max(time.time_ns(), _last_test_id + 1)
+        return f"test-{_last_test_id}"
 
 
 @dataclass(frozen=True)
@@ -82,10 +97,11 @@ def endpoint_test_url(
             offer=endpoint.offer,
             event=event,
             occurred_at=now,
-            transaction_id=f"test-{int(now.timestamp())}",
+            transaction_id=probe_transaction_id(),
             # What the receiver hears first: the first status the endpoint fires on.
             status=next(iter(endpoint.fire_on or []), lifecycle.APPROVED),
             status_values=endpoint.status_values,
+            is_test=True,
         )
     except TemplateError as exc:
         raise ValidationError(

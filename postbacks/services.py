@@ -16,7 +16,14 @@ from django.utils import timezone
 from affiliates.models import Affiliate
 from postbacks import lifecycle, lookups
 from postbacks.delivery.queue import enqueue_ids
-from postbacks.macros import TemplateError, macro_values, network_values, render_url
+from postbacks.macros import (
+    TemplateError,
+    format_amount,
+    known_amount,
+    macro_values,
+    network_values,
+    render_url,
+)
 from postbacks.models import Conversion, Delivery, PostbackEndpoint
 from postbacks.selectors import endpoints_by_affiliate, endpoints_firing
 from postbacks.tracker import TrackerError, parse_tracker, split_network_id
@@ -96,7 +103,11 @@ def conversion_network_values(
         offer_name=conversion.offer.name,
         offer_kind=conversion.offer.kind,
         affiliate_id=conversion.affiliate.network_id if conversion.affiliate else None,
-        amount=conversion.amount,
+        amount=known_amount(
+            amount=conversion.amount,
+            offer_kind=conversion.offer.kind,
+            payout=conversion.offer.payout,
+        ),
         currency=conversion.currency,
         occurred_at=conversion.occurred_at,
         status=status,
@@ -106,6 +117,18 @@ def conversion_network_values(
             conversion_id=conversion.pk, endpoint_id=endpoint.pk, status=status
         ),
     )
+
+
+def conversion_amount_notes(conversion: Conversion) -> list[str]:
+    """What the ingest answer says of the amount postbacks carry, when it is not as posted."""
+    offer = conversion.offer
+    if conversion.amount is not None or offer.kind != "pps" or offer.payout is None:
+        return []
+    payout = format_amount(offer.payout)
+    return [
+        f"no amount posted: postbacks carry the payout of offer {offer.network_offer_id}, "
+        f"{payout} {offer.currency or conversion.currency}".rstrip()
+    ]
 
 
 def endpoint_render(

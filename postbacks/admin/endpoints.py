@@ -162,7 +162,10 @@ class PostbackEndpointAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
         {
             "fields": ("test_history",),
             "description": "Test postbacks fire the saved endpoint at its receiver now, with the "
-            "tracker values of its test link. Newest first; the last "
+            "tracker values of its test link. Your receiver may record a test as a real "
+            "conversion (with the amount the preview shows): use a test click in the test link, "
+            "and tell tests apart by {is_test} (1 for a test) or their transaction id "
+            "(test-...). Newest first; the last "
             f"{probes.TEST_HISTORY_LIMIT}.",
         },
     )
