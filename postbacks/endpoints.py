@@ -42,6 +42,7 @@ ENDPOINT_FIELDS = (
     "test_link",
     "fire_on",
     "status_values",
+    "success_body",
 )
 
 
@@ -92,6 +93,7 @@ def endpoint_create(
     test_link: str = "",
     fire_on: Sequence[str] = lifecycle.DEFAULT_FIRE_ON,
     status_values: Mapping[str, str] | None = None,
+    success_body: str = "",
 ) -> PostbackEndpoint:
     """A new endpoint; its template is checked against the affiliate's tracker params, the
     statuses it fires on and their words by the lifecycle's rules."""
@@ -105,6 +107,7 @@ def endpoint_create(
         test_link=test_link,
         fire_on=list(fire_on),
         status_values=dict(status_values or {}),
+        success_body=success_body,
     )
     _endpoint_save(endpoint, _event_types(event_types))
     return endpoint
@@ -128,6 +131,7 @@ def endpoint_update(*, endpoint: PostbackEndpoint, data: Mapping[str, Any]) -> P
         "test_link",
         "fire_on",
         "status_values",
+        "success_body",
     ):
         if name in data:
             setattr(endpoint, name, data[name])

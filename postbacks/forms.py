@@ -36,6 +36,7 @@ class PostbackEndpointAdminForm(forms.ModelForm):
             "test_link",
             "fire_on",
             "status_values",
+            "success_body",
         )
         widgets = {
             "url_template": forms.TextInput(attrs={"size": 90}),

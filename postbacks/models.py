@@ -77,6 +77,12 @@ class PostbackEndpoint(models.Model):
         help_text='How the receiver spells each status, e.g. {"approved": "sale", "reversed": '
         '"rejected"}, for the {status} macro; a status left out is sent as it is named.',
     )
+    success_body = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Text the receiver's answer must contain to count as received, e.g. OK "
+        "(looked for in the first KiB). Empty: any 2xx answer is a success.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     # Who changed what, when (the admin's History), event types included. The breaker's

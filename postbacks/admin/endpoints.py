@@ -150,6 +150,7 @@ class PostbackEndpointAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
                     "method",
                     "available_macros_display",
                     "test_link",
+                    "success_body",
                 )
             },
         ),

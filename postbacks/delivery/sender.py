@@ -38,6 +38,8 @@ class Outgoing:
     endpoint_id: int | None = None
     is_test: bool = False
     event: str = ""
+    # The text a 2xx answer must hold to count (the endpoint's success_body); empty: any 2xx.
+    success_body: str = ""
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,13 @@ class Outcome:
     error: str = ""
     retry_after: float | None = None
     refused: bool = False
+    # A 2xx whose body lacks the endpoint's success text: the receiver did not say it recorded it.
+    body_mismatch: bool = False
+
+    @property
+    def succeeded(self) -> bool:
+        code = self.status_code
+        return code is not None and 200 <= code < 300 and not self.body_mismatch
 
 
 @dataclass(frozen=True)
@@ -168,18 +177,27 @@ async def send_one(session: aiohttp.ClientSession, outgoing: Outgoing) -> Outcom
                 # Read no more than is logged: a huge or endless body must not fill memory.
                 response.close()
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            text = excerpt.decode("utf-8", errors="replace")
             error = ""
+            mismatch = False
             if 300 <= response.status < 400:
                 location = response.headers.get("Location", "")[:300]
                 error = f"redirect to {location!r} not followed"
+            elif 200 <= response.status < 300 and outgoing.success_body not in text:
+                mismatch = True
+                error = (
+                    f"answered {response.status} without {outgoing.success_body!r} in its body, "
+                    "which this endpoint requires: not counted as received"
+                )[:500]
             return Outcome(
                 outgoing=outgoing,
                 started_at=started_at,
                 duration_ms=elapsed(),
                 status_code=response.status,
-                excerpt=excerpt.decode("utf-8", errors="replace"),
+                excerpt=text,
                 error=error,
                 retry_after=retry_after,
+                body_mismatch=mismatch,
             )
     except TimeoutError:
         error = f"timed out after {elapsed() / 1000:.1f} s"

@@ -64,7 +64,14 @@ def deliveries_claim(
     if not won:
         return []
     rows = Delivery.objects.filter(pk__in=list(delivery_ids), lease_token=token).values_list(
-        "pk", "attempts", "url", "method", "endpoint_id", "is_test", "conversion__event_type__code"
+        "pk",
+        "attempts",
+        "url",
+        "method",
+        "endpoint_id",
+        "is_test",
+        "conversion__event_type__code",
+        "endpoint__success_body",
     )
     return [
         Outgoing(
@@ -77,8 +84,9 @@ def deliveries_claim(
             endpoint_id=endpoint_id,
             is_test=is_test,
             event=event or "",
+            success_body=success_body,
         )
-        for pk, n, url, method, endpoint_id, is_test, event in rows
+        for pk, n, url, method, endpoint_id, is_test, event, success_body in rows
     ]
 
 
@@ -102,13 +110,14 @@ class Verdict:
 
 
 def judge(outcome: Outcome, *, now: datetime) -> Verdict:
-    """SPEC §6: only 2xx succeeds; errors, timeouts, 408, 429, 5xx retry; other answers end it."""
+    """SPEC §6: only 2xx succeeds; errors, timeouts, 408, 429, 5xx retry; other answers end it.
+    A 2xx without the endpoint's success text is retried: the receiver did not confirm."""
     code = outcome.status_code
-    if code is not None and 200 <= code < 300:
+    if outcome.succeeded:
         return Verdict(State.SUCCEEDED, None, "")
     if outcome.refused:
         return Verdict(State.DEAD, None, outcome.error)
-    retryable = code is None or code in RETRYABLE_STATUS or code >= 500
+    retryable = code is None or code in RETRYABLE_STATUS or code >= 500 or outcome.body_mismatch
     error = outcome.error or f"receiver answered {code}"
     if not retryable:
         return Verdict(State.DEAD, None, f"{error}; not retried")
