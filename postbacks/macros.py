@@ -18,6 +18,7 @@ from urllib.parse import quote, urlsplit
 import idna
 
 from postbacks import lifecycle
+from postbacks.signing import postback_signature
 from postbacks.tracker import positional
 
 NETWORK_MACROS: dict[str, str] = {
@@ -38,6 +39,8 @@ NETWORK_MACROS: dict[str, str] = {
     "signed_amount": "the amount, negative when the sale was rejected or reversed, e.g. -25.00",
     "postback_id": "this postback's own id: the same on every retry, different for every other",
     "is_test": "1 for a test postback, 0 for a real one",
+    "signature": "hex HMAC-SHA256 of postback_id.transaction_id.event.status.amount.timestamp "
+    "under the endpoint's secret; empty without one",
 }
 
 MAX_URL_LENGTH = 2048
@@ -127,11 +130,12 @@ def network_values(
     reason: str,
     postback_id: str,
     is_test: bool = False,
+    signing_key: bytes | None = None,
 ) -> dict[str, str]:
     """The value of each network macro (the keys of NETWORK_MACROS) for one conversion, real or
     sample, at `status` (a postback tells of one status): the one place these values are spelt."""
     occurred = occurred_at.astimezone(UTC)
-    return {
+    values = {
         "transaction_id": transaction_id,
         "conversion_id": str(conversion_id),
         "event": event,
@@ -150,6 +154,8 @@ def network_values(
         "postback_id": postback_id,
         "is_test": "1" if is_test else "0",
     }
+    values["signature"] = postback_signature(signing_key, values) if signing_key else ""
+    return values
 
 
 # Hosts that resolvers read as IPv4 addresses in legacy forms: 2130706433, 0x7f.1, 0177.0.0.1.

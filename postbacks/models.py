@@ -28,6 +28,7 @@ class PostbackEndpoint(models.Model):
     class Method(models.TextChoices):
         GET = "GET", "GET"
         POST = "POST", "POST (query as form body)"
+        JSON = "JSON", "POST (query as a JSON body, Standard Webhooks signed)"
 
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
@@ -101,7 +102,8 @@ class PostbackEndpoint(models.Model):
                 name="endpoint_status_valid",
             ),
             models.CheckConstraint(
-                condition=models.Q(method__in=["GET", "POST"]), name="endpoint_method_valid"
+                condition=models.Q(method__in=["GET", "POST", "JSON"]),
+                name="endpoint_method_valid",
             ),
         ]
         indexes = [models.Index(fields=["affiliate", "status"]), models.Index(fields=["status"])]
@@ -134,6 +136,28 @@ class PostbackEndpoint(models.Model):
                 errors["url_template"] = str(exc)
         if errors:
             raise ValidationError(errors)
+
+
+class EndpointSecret(models.Model):
+    """The key material of an endpoint's signing secret (postbacks/signing.py): what the HMAC
+    needs, shown once when made and never again. Kept out of the endpoint's history, the admin,
+    the API and exports; written only by postbacks.endpoint_secrets."""
+
+    endpoint = models.ForeignKey(PostbackEndpoint, on_delete=models.CASCADE, related_name="secrets")
+    key = models.CharField(max_length=64, help_text="Base64 of the key bytes.")
+    created_at = models.DateTimeField()
+    # Null while it is the current secret; after a rotation, when it stops signing.
+    valid_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["endpoint", "-created_at"])]
+
+    def __repr__(self) -> str:
+        return f"<EndpointSecret #{self.pk} of endpoint #{self.endpoint_id}>"
+
+    def __str__(self) -> str:
+        return f"Signing secret #{self.pk} of endpoint #{self.endpoint_id}"
 
 
 def _sentence(error: Exception) -> str:

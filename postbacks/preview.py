@@ -134,6 +134,7 @@ def sample_network_values(
     status: str = lifecycle.APPROVED,
     status_values: Mapping[str, str] | None = None,
     is_test: bool = False,
+    signing_key: bytes | None = None,
 ) -> dict[str, str]:
     """The network macros of a sample conversion at `status` (spelt by `status_values`): the
     offer's payout (or 1.00 on a sample offer), so every preview and test postback shows the same
@@ -156,6 +157,7 @@ def sample_network_values(
         reason="",
         postback_id=f"{transaction_id}-{status}",
         is_test=is_test,
+        signing_key=signing_key,
     )
 
 
@@ -172,6 +174,7 @@ def sample_url(
     status: str = lifecycle.APPROVED,
     status_values: Mapping[str, str] | None = None,
     is_test: bool = False,
+    signing_key: bytes | None = None,
 ) -> str:
     """The URL ``url_template`` fires for a sample conversion of ``event`` at ``status`` with
     these tracker values. Raises TemplateError naming the problem."""
@@ -184,6 +187,7 @@ def sample_url(
         status=status,
         status_values=status_values,
         is_test=is_test,
+        signing_key=signing_key,
     )
     values = macro_values(network=network, tracker=tracker, tracker_params=list(tracker_params))
     return render_url(url_template, values)

@@ -20,6 +20,7 @@ from django.utils import timezone
 from postbacks import lifecycle
 from postbacks.delivery.sender import send_now
 from postbacks.delivery.services import deliveries_claim, delivery_outcomes_record
+from postbacks.endpoint_secrets import endpoint_signing_keys
 from postbacks.macros import TemplateError
 from postbacks.models import Delivery, DeliveryAttempt, EventType, PostbackEndpoint
 from postbacks.preview import default_event, link_problem, sample_tracker_values, sample_url
@@ -102,6 +103,9 @@ def endpoint_test_url(
             status=next(iter(endpoint.fire_on or []), lifecycle.APPROVED),
             status_values=endpoint.status_values,
             is_test=True,
+            signing_key=next(
+                iter(endpoint_signing_keys(endpoint_ids=[endpoint.pk]).get(endpoint.pk, ())), None
+            ),
         )
     except TemplateError as exc:
         raise ValidationError(

@@ -16,6 +16,7 @@ from django.utils import timezone
 from affiliates.models import Affiliate
 from postbacks import lifecycle, lookups
 from postbacks.delivery.queue import enqueue_ids
+from postbacks.endpoint_secrets import endpoint_signing_keys
 from postbacks.macros import (
     TemplateError,
     format_amount,
@@ -94,6 +95,10 @@ def conversion_network_values(
     conversion: Conversion, *, endpoint: PostbackEndpoint, status: str, reason: str
 ) -> dict[str, str]:
     """The network macros of the postback that tells `endpoint` of `conversion` at `status`."""
+    signing_key = None
+    if "{signature}" in endpoint.url_template:
+        keys = endpoint_signing_keys(endpoint_ids=[endpoint.pk]).get(endpoint.pk, ())
+        signing_key = keys[0] if keys else None
     return network_values(
         transaction_id=conversion.transaction_id,
         conversion_id=conversion.pk,
@@ -116,6 +121,7 @@ def conversion_network_values(
         postback_id=lifecycle.postback_id(
             conversion_id=conversion.pk, endpoint_id=endpoint.pk, status=status
         ),
+        signing_key=signing_key,
     )
 
 

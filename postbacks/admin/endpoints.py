@@ -26,6 +26,11 @@ from config.admin_tools import (
 from config.history_admin import HistoryAdmin
 from postbacks import dashboard, probes
 from postbacks.admin.replay import may_replay, replay_and_report
+from postbacks.endpoint_secrets import (
+    ROTATION_OVERLAP,
+    endpoint_has_secret,
+    endpoint_secret_rotate,
+)
 from postbacks.endpoints import endpoint_can_go_live, endpoint_set_live
 from postbacks.forms import (
     EndpointPreviewForm,
@@ -197,6 +202,7 @@ class PostbackEndpointAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
             path("preview/", wrap(self.preview_view), name=f"{name}_preview"),
             path("<path:object_id>/test/", wrap(self.test_view), name=f"{name}_test"),
             path("<path:object_id>/set-live/", wrap(self.set_live_view), name=f"{name}_set_live"),
+            path("<path:object_id>/secret/", wrap(self.secret_view), name=f"{name}_secret"),
             path("<path:object_id>/health/", wrap(self.health_view), name=f"{name}_health"),
             path(
                 "<path:object_id>/health/replay/",
@@ -223,6 +229,8 @@ class PostbackEndpointAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
             "test_postback_url": self._url("test", obj.pk),
             "set_live_url": self._url("set_live", obj.pk),
             "health_url": self._url("health", obj.pk),
+            "secret_url": self._url("secret", obj.pk),
+            "has_secret": endpoint_has_secret(endpoint=obj),
         }
 
     def test_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -257,6 +265,31 @@ class PostbackEndpointAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
             self.log_change(request, endpoint, "Set live after a successful test postback.")
             self.message_user(request, f"Endpoint #{endpoint.pk} is live.", messages.SUCCESS)
         return redirect(self._url("change", endpoint.pk))
+
+    def secret_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Make (or rotate) the endpoint's signing secret and show it, this once (POST only; the
+        page is not cached and the secret goes through no message, log or history)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        endpoint: PostbackEndpoint = object_for_change(self, request, object_id)
+        rotated = endpoint_has_secret(endpoint=endpoint)
+        secret = endpoint_secret_rotate(endpoint=endpoint)
+        self.log_change(
+            request, endpoint, "Signing secret rotated." if rotated else "Signing secret made."
+        )
+        context = {
+            **admin_page_context(
+                self, request, original=endpoint, title=f"Signing secret of endpoint #{endpoint.pk}"
+            ),
+            "secret": secret,
+            "rotated": rotated,
+            "overlap_hours": int(ROTATION_OVERLAP.total_seconds() // 3600),
+            "change_url": self._url("change", endpoint.pk),
+        }
+        request.current_app = self.admin_site.name
+        response = TemplateResponse(request, f"{TEMPLATES}/secret.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
 
     def health_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Recent attempts, latency, last error, deliveries by state, and the replay button."""

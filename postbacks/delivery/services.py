@@ -15,6 +15,7 @@ from django.utils import timezone
 from postbacks import metrics
 from postbacks.delivery import breaker, rollup
 from postbacks.delivery.sender import Outcome, Outgoing
+from postbacks.endpoint_secrets import endpoint_signing_keys
 from postbacks.models import Delivery, DeliveryAttempt, PostbackEndpoint
 
 logger = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ def deliveries_claim(
     )
     if not won:
         return []
-    rows = Delivery.objects.filter(pk__in=list(delivery_ids), lease_token=token).values_list(
+    claimed = Delivery.objects.filter(pk__in=list(delivery_ids), lease_token=token).values_list(
         "pk",
         "attempts",
         "url",
@@ -72,6 +73,10 @@ def deliveries_claim(
         "is_test",
         "conversion__event_type__code",
         "endpoint__success_body",
+    )
+    rows = list(claimed)
+    keys = endpoint_signing_keys(
+        endpoint_ids={row[4] for row in rows if row[3] == PostbackEndpoint.Method.JSON}, now=now
     )
     return [
         Outgoing(
@@ -85,6 +90,9 @@ def deliveries_claim(
             is_test=is_test,
             event=event or "",
             success_body=success_body,
+            signing_keys=keys.get(endpoint_id, ())
+            if method == PostbackEndpoint.Method.JSON
+            else (),
         )
         for pk, n, url, method, endpoint_id, is_test, event, success_body in rows
     ]

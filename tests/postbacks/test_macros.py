@@ -44,6 +44,7 @@ def test_network_macros_are_the_spec_list() -> None:
         "signed_amount",
         "postback_id",
         "is_test",
+        "signature",
     }
 
 
