@@ -5,6 +5,7 @@ from django.db import models
 
 from config.history import AuditedHistory
 from postbacks import lifecycle
+from postbacks.headers import HeaderError, headers_clean
 from postbacks.macros import TemplateError, validate_template
 
 
@@ -78,6 +79,9 @@ class PostbackEndpoint(models.Model):
         help_text='How the receiver spells each status, e.g. {"approved": "sale", "reversed": '
         '"rejected"}, for the {status} macro; a status left out is sent as it is named.',
     )
+    # Sent with every postback (postbacks/headers.py); kept like a secret: out of the history,
+    # the API and exports, and shown by name only.
+    headers = models.JSONField(default=dict, blank=True)
     success_body = models.CharField(
         max_length=200,
         blank=True,
@@ -90,7 +94,7 @@ class PostbackEndpoint(models.Model):
     # counters are bumped per delivery attempt (by raw SQL, which records nothing anyway): kept
     # out, so a version never differs by a counter and no attempt ever costs a history row.
     history = AuditedHistory(
-        excluded_fields=["failure_streak", "failing_since", "updated_at"],
+        excluded_fields=["failure_streak", "failing_since", "updated_at", "headers"],
         m2m_fields=["event_types"],
     )
 
@@ -124,6 +128,10 @@ class PostbackEndpoint(models.Model):
             self.status_values = lifecycle.status_values_clean(self.status_values)
         except lifecycle.StatusConfigError as exc:
             errors["status_values"] = _sentence(exc)
+        try:
+            self.headers = headers_clean(self.headers or {})
+        except HeaderError as exc:
+            errors["headers"] = _sentence(exc)
         try:
             # The affiliate may be unsaved yet (created together with its endpoints).
             affiliate = self.affiliate

@@ -156,6 +156,8 @@ class PostbackEndpointAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
                     "available_macros_display",
                     "test_link",
                     "success_body",
+                    "headers_text",
+                    "clear_headers",
                 )
             },
         ),

@@ -45,6 +45,8 @@ class Outgoing:
     success_body: str = ""
     # JSON postbacks: the endpoint's valid signing keys, newest first. Never printed.
     signing_keys: tuple[bytes, ...] = field(default=(), repr=False)
+    # The endpoint's custom headers (kept like secrets: never printed).
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True)
@@ -192,7 +194,10 @@ async def send_one(session: aiohttp.ClientSession, outgoing: Outgoing) -> Outcom
             request = session.post(
                 URL(url, encoded=True),
                 data=body,
-                headers=webhook_headers(outgoing, body=body, timestamp=int(time.time())),
+                headers={
+                    **dict(outgoing.headers),
+                    **webhook_headers(outgoing, body=body, timestamp=int(time.time())),
+                },
                 allow_redirects=False,
             )
         elif outgoing.method == "POST":
@@ -200,12 +205,19 @@ async def send_one(session: aiohttp.ClientSession, outgoing: Outgoing) -> Outcom
             request = session.post(
                 URL(url, encoded=True),
                 data=body,
-                headers={"Content-Type": "application/x-www-form-urlencoded"},
+                headers={
+                    **dict(outgoing.headers),
+                    "Content-Type": "application/x-www-form-urlencoded",
+                },
                 allow_redirects=False,
             )
         else:
             # The URL was rendered with every value encoded once; send it as it is.
-            request = session.get(URL(outgoing.url, encoded=True), allow_redirects=False)
+            request = session.get(
+                URL(outgoing.url, encoded=True),
+                headers=dict(outgoing.headers),
+                allow_redirects=False,
+            )
         async with request as response:
             excerpt, complete = await _read_excerpt(response)
             if not complete:

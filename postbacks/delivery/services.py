@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -73,8 +74,9 @@ def deliveries_claim(
         "is_test",
         "conversion__event_type__code",
         "endpoint__success_body",
+        "endpoint__headers",
     )
-    rows = list(claimed)
+    rows: list[Any] = list(claimed)
     keys = endpoint_signing_keys(
         endpoint_ids={row[4] for row in rows if row[3] == PostbackEndpoint.Method.JSON}, now=now
     )
@@ -93,8 +95,9 @@ def deliveries_claim(
             signing_keys=keys.get(endpoint_id, ())
             if method == PostbackEndpoint.Method.JSON
             else (),
+            headers=tuple((headers or {}).items()),
         )
-        for pk, n, url, method, endpoint_id, is_test, event, success_body in rows
+        for pk, n, url, method, endpoint_id, is_test, event, success_body, headers in rows
     ]
 
 
