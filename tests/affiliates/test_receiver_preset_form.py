@@ -1,5 +1,5 @@
-"""The tracker picker's server side (SPEC §11): the preset view both forms call, the choice kept
-on the setup request and given to the approved endpoint, and the dedupe warning beside the
+"""The tracker picker's server side (docs/spec.md §11): the preset view both forms call, the choice
+kept on the setup request and given to the approved endpoint, and the dedupe warning beside the
 previews."""
 
 import pytest

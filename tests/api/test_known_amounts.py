@@ -1,4 +1,4 @@
-"""Known amounts (SPEC §11): a pay-per-sale conversion posted without an amount carries the
+"""Known amounts (docs/spec.md §11): a pay-per-sale conversion posted without an amount carries the
 offer's payout, and the ingest answer says so; real postbacks say {is_test} 0."""
 
 from decimal import Decimal

@@ -1,5 +1,5 @@
-"""Picking a tracker fills the postback in (SPEC §11), in a real browser, under the strict CSP:
-on the setup form (the affiliate) and on the endpoint page (the account manager)."""
+"""Picking a tracker fills the postback in (docs/spec.md §11), in a real browser, under the strict
+CSP: on the setup form (the affiliate) and on the endpoint page (the account manager)."""
 
 import re
 

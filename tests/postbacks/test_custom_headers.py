@@ -1,5 +1,5 @@
-"""Custom headers per endpoint (SPEC §11): sent with every postback, kept like secrets (out of
-the history, the API and the page once saved), and refused when they would let a value forge
+"""Custom headers per endpoint (docs/spec.md §11): sent with every postback, kept like secrets (out
+of the history, the API and the page once saved), and refused when they would let a value forge
 the request (Host, Content-Length, CR/LF)."""
 
 import pytest

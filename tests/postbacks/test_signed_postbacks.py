@@ -1,4 +1,5 @@
-"""Signed postbacks (SPEC §11), checked by verifiers nobody here wrote: the README's own Python
+"""Signed postbacks (docs/spec.md §11), checked by verifiers nobody here wrote: the README's own
+Python
 snippet for {signature} in a GET, and the `standardwebhooks` library for JSON POSTs; a tampered
 value fails both. A rotation keeps every postback verifiable; the secret is nowhere it is not
 needed."""

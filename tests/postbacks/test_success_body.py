@@ -1,4 +1,5 @@
-"""Success is what the receiver says (SPEC §11): an endpoint may require its answer to contain a
+"""Success is what the receiver says (docs/spec.md §11): an endpoint may require its answer to
+contain a
 text (e.g. OK); a 2xx without it is a failure, retried, with the answer kept in the attempt."""
 
 import pytest

@@ -343,7 +343,7 @@ def test_preview_writes_nothing(affiliate):
 
 
 # ------------------------------------------------------------------------------
-# Recognisable tests (SPEC §11)
+# Recognisable tests (docs/spec.md §11)
 # ------------------------------------------------------------------------------
 def test_two_tests_in_the_same_second_carry_different_ids_and_is_test_1(receiver, affiliate):
     endpoint = make_endpoint(receiver, affiliate)
