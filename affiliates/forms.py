@@ -13,6 +13,7 @@ from affiliates.selectors import event_types_active
 from affiliates.setup_requests import setup_request_validate
 from affiliates.validators import MAX_TRACKER_PARAMS
 from postbacks.models import PostbackEndpoint
+from postbacks.receivers import PRESETS
 
 # Rows shown without JavaScript; setup.js reveals more, up to MAX_TRACKER_PARAMS.
 VISIBLE_PARAM_ROWS = 5
@@ -65,6 +66,30 @@ class SetupForm(forms.Form):
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text=_('Only for "A chosen set of events".'),
+    )
+    # The tracker picker fills the URL in (setup.js); only the choice is kept, so that approval
+    # gives the endpoint the statuses and words of that tracker.
+    receiver_preset = forms.ChoiceField(
+        label="Your tracker",
+        required=False,
+        choices=[("", "Other: I write the URL myself")]
+        + [(preset.code, preset.name) for preset in PRESETS],
+        help_text="Pick it, give its domain (and key), and we fill the postback URL in for you "
+        "to check and edit.",
+    )
+    receiver_domain = forms.CharField(
+        label="Your tracker's domain",
+        required=False,
+        max_length=300,
+        widget=forms.TextInput(attrs={"size": 40, "spellcheck": "false"}),
+        help_text="e.g. track.example.com",
+    )
+    receiver_key = forms.CharField(
+        label="Its postback key",
+        required=False,
+        max_length=300,
+        widget=forms.TextInput(attrs={"size": 40, "spellcheck": "false"}),
+        help_text="Only where your tracker has one (Keitaro).",
     )
     url_template = forms.CharField(
         label=_("Postback URL"),

@@ -120,6 +120,9 @@ class SetupRequest(models.Model):
     events = models.CharField(max_length=16, choices=Events.choices, default=Events.CONVERSIONS)
     event_codes = models.JSONField(default=list, blank=True)
     url_template = models.CharField(max_length=2048)
+    # The tracker preset picked on the form (postbacks/receivers.py), if any: approval gives the
+    # endpoint its statuses and status words.
+    receiver_preset = models.CharField(max_length=32, blank=True, default="")
     method = models.CharField(max_length=4, default="GET")
     tracker_params = models.JSONField(default=list)
     tracker_param_descriptions = models.JSONField(default=dict, blank=True)

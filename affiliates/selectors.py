@@ -1,5 +1,6 @@
 """Reads for affiliates and their setup requests."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -183,6 +184,7 @@ def setup_preview_rows(
     tracker_separator: str,
     test_link: str,
     affiliate: Affiliate | None = None,
+    status_values: Mapping[str, str] | None = None,
 ) -> list[PreviewRow]:
     """The postback URL per event, as a test postback would fire it for the test link (read
     once), with the payout of the offer the link points at. A template or test link that cannot
@@ -217,6 +219,7 @@ def setup_preview_rows(
                 offer=offer,
                 event=event,
                 occurred_at=now,
+                status_values=status_values,
             )
         except TemplateError as exc:
             rows.append(PreviewRow(code, event.name, error=str(exc)))

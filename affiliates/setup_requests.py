@@ -29,9 +29,12 @@ from postbacks.endpoints import endpoint_create, endpoint_disable
 from postbacks.macros import TemplateError, validate_template
 from postbacks.models import EventType, PostbackEndpoint
 from postbacks.preview import tracker_from_test_link
+from postbacks.receivers import PRESETS, preset_get
 from postbacks.tracker import TrackerError, TrackerFormat
 
 logger = logging.getLogger(__name__)
+
+PRESET_CODES = frozenset(preset.code for preset in PRESETS)
 
 
 EVENT_CODES_BY_CHOICE: dict[str, list[str]] = {
@@ -182,6 +185,7 @@ def setup_request_submit(
     client_ip: str | None = None,
     invited_affiliate: Affiliate | None = None,
     base_url: str = "",
+    receiver_preset: str = "",
 ) -> SetupRequest:
     """File what an affiliate asked for, validated as the admin validates, and tell its account
     manager. Through an invite the request is bound to that affiliate and marked verified."""
@@ -210,6 +214,7 @@ def setup_request_submit(
         events=events,
         event_codes=list(event_codes) if events == SetupRequest.Events.CHOSEN else [],
         url_template=url_template,
+        receiver_preset=receiver_preset if receiver_preset in PRESET_CODES else "",
         method=method,
         tracker_params=list(tracker_params),
         tracker_param_descriptions={
@@ -273,6 +278,15 @@ def _affiliate_name(setup_request: SetupRequest) -> str:
         return setup_request.affiliate_name
     local = setup_request.contact_email.partition("@")[0].strip()
     return local[:200] if local else f"Affiliate {setup_request.network_id}"
+
+
+def _preset_statuses(code: str) -> dict[str, Any]:
+    """The statuses a picked tracker takes and its words for them; without a preset, the
+    endpoint fires on approved sales only, in the portal's words."""
+    if code not in PRESET_CODES:
+        return {}
+    preset = preset_get(code)
+    return {"fire_on": list(preset.fire_on), "status_values": preset.status_map}
 
 
 def _breaks_resolve(*, setup_request: SetupRequest, reviewer: User, disable_broken: bool) -> None:
@@ -362,6 +376,7 @@ def setup_request_approve(
             method=setup_request.method,
             status=PostbackEndpoint.Status.TESTING,
             test_link=setup_request.test_link,
+            **_preset_statuses(setup_request.receiver_preset),
         )
         SetupRequest.objects.filter(pk=setup_request.pk).update(affiliate=affiliate)
         history_record_update(

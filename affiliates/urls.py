@@ -9,6 +9,7 @@ app_name = "setup"
 urlpatterns = [
     path("", views.setup_form, name="form"),
     path("preview/", views.setup_preview, name="preview"),
+    path("receiver-preset/", views.receiver_preset, name="receiver-preset"),
     path("done/<str:signed>/", views.setup_done, name="done"),
     path("<str:token>/", views.setup_form, name="invite"),
     path("<str:token>/preview/", views.setup_preview, name="invite-preview"),

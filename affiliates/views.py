@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from affiliates.forms import SetupForm
 from affiliates.invites import InviteError, invite_token_read
@@ -32,6 +32,8 @@ from affiliates.selectors import (
 from affiliates.setup_rate_limit import RateLimitUnavailable, rate_limit_consume
 from affiliates.setup_requests import setup_request_decoy_reference, setup_request_submit
 from config.client_address import client_address
+from postbacks import lifecycle
+from postbacks.receivers import PresetError, dedupe_warning, preset_get, preset_render
 
 DONE_SALT = "setup-done"
 View = Callable[..., HttpResponse]
@@ -114,6 +116,7 @@ def _invite_error(request: HttpRequest, exc: InviteError) -> HttpResponse:
 
 def _preview(form: SetupForm) -> list[Any]:
     data = form.cleaned_data
+    code = data.get("receiver_preset") or ""
     return setup_preview_rows(
         network_id=data["network_id"],
         event_codes=form.event_codes_list,
@@ -122,6 +125,20 @@ def _preview(form: SetupForm) -> list[Any]:
         tracker_separator=data["tracker_separator"],
         test_link=data["test_link"],
         affiliate=form.affiliate,
+        # The words of the tracker picked, so the preview shows what it will receive.
+        status_values=preset_get(code).status_map
+        if (code := data.get("receiver_preset"))
+        else None,
+    )
+
+
+def _dedupe_warning(form: SetupForm) -> str:
+    """Said beside the preview, never refused: {transaction_id} alone to several events."""
+    data = form.cleaned_data
+    code = data.get("receiver_preset") or ""
+    fire_on = list(preset_get(code).fire_on) if code else list(lifecycle.DEFAULT_FIRE_ON)
+    return dedupe_warning(
+        url_template=data["url_template"], event_codes=form.event_codes_list, fire_on=fire_on
     )
 
 
@@ -150,8 +167,11 @@ def setup_form(request: HttpRequest, token: str | None = None) -> HttpResponse:
         # Treated as a real submission in all it shows: the same limit, a real-looking reference.
         return _rate_limited(request, bucket="submit") or _done(setup_request_decoy_reference())
     if "preview" in request.POST or not form.is_valid():
-        preview = _preview(form) if form.is_valid() else None
-        return _page(request, form, token=token, preview=preview)
+        if form.is_valid():
+            return _page(
+                request, form, token=token, preview=_preview(form), warning=_dedupe_warning(form)
+            )
+        return _page(request, form, token=token)
     refused = _rate_limited(request, bucket="submit")
     if refused is not None:
         return refused
@@ -175,6 +195,7 @@ def setup_form(request: HttpRequest, token: str | None = None) -> HttpResponse:
             client_ip=client if client != "unknown" else None,
             invited_affiliate=affiliate,
             base_url=portal_base_url(request=request),
+            receiver_preset=data.get("receiver_preset") or "",
         )
     except ValidationError as exc:
         for field, messages in exc.message_dict.items():
@@ -189,6 +210,7 @@ def _page(
     *,
     token: str | None,
     preview: list[Any] | None = None,
+    warning: str = "",
 ) -> HttpResponse:
     preview_url = (
         reverse("setup:invite-preview", kwargs={"token": token})
@@ -202,6 +224,7 @@ def _page(
             "form": form,
             "invited": form.affiliate,
             "preview": preview,
+            "preview_warning": warning,
             "preview_url": preview_url,
             "prefix": form.tracker_prefix,
             "suffix": form.tracker_suffix,
@@ -227,7 +250,36 @@ def setup_preview(request: HttpRequest, token: str | None = None) -> HttpRespons
         {"event": r.event, "event_name": r.event_name, "url": r.url, "error": r.error}
         for r in _preview(form)
     ]
-    return JsonResponse({"ok": True, "preview": rows})
+    return JsonResponse({"ok": True, "preview": rows, "warning": _dedupe_warning(form)})
+
+
+@require_GET
+def receiver_preset(request: HttpRequest) -> HttpResponse:
+    """What a tracker preset fills in for a domain and key (setup form and endpoint admin):
+    pure rendering, nothing stored, so it needs neither a session nor a rate limit."""
+    query = request.GET
+    try:
+        preset = preset_get(query.get("preset", ""))
+        rendered = preset_render(
+            preset,
+            query.get("domain", "")[:300],
+            query.get("key", "")[:300],
+            click_param=query.get("click_param", "")[:64] or "clickId",
+        )
+    except PresetError as exc:
+        return JsonResponse({"ok": False, "field": exc.field, "error": str(exc)}, status=400)
+    return JsonResponse(
+        {
+            "ok": True,
+            "url_template": rendered.url_template,
+            "status_values": rendered.status_values,
+            "fire_on": rendered.fire_on,
+            "click_macro": preset.click_macro,
+            "dedupe_key": preset.dedupe_key,
+            "doc_url": preset.doc_url,
+            "note": preset.note,
+        }
+    )
 
 
 def setup_done(request: HttpRequest, signed: str) -> HttpResponse:

@@ -13,6 +13,7 @@ from postbacks.apis import (
 )
 from postbacks.endpoint_apis import EndpointDetailApi, EndpointListCreateApi, EndpointTestApi
 from postbacks.mending_apis import ConversionAttributeApi
+from postbacks.receiver_apis import ReceiverPresetListApi
 from postbacks.status_apis import ConversionStatusApi, ConversionStatusBatchApi
 
 urlpatterns = [
@@ -35,4 +36,5 @@ urlpatterns = [
     path("postback-endpoints/", EndpointListCreateApi.as_view(), name="endpoint-list"),
     path("postback-endpoints/<int:pk>/", EndpointDetailApi.as_view(), name="endpoint-detail"),
     path("postback-endpoints/<int:pk>/test/", EndpointTestApi.as_view(), name="endpoint-test"),
+    path("receiver-presets/", ReceiverPresetListApi.as_view(), name="receiver-presets"),
 ]

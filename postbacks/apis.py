@@ -151,8 +151,10 @@ class ConversionAnswerSerializer(serializers.Serializer):
     notes = serializers.ListField(
         child=serializers.CharField(),
         required=False,
-        help_text='Only on a 202 that fires nothing: why, e.g. "affiliate 4567890 is paused", '
-        '"no live endpoint for signup", "unattributed: unknown affiliate 999".',
+        help_text="Only when there is something to say: on a 202 that fires nothing, why "
+        '(e.g. "affiliate 4567890 is paused", "no live endpoint for signup"); and what the '
+        "postbacks do differently from what was posted, e.g. the offer's payout sent for a "
+        "pay-per-sale conversion posted without an amount.",
     )
     warnings = serializers.ListField(
         child=serializers.CharField(),
@@ -188,8 +190,9 @@ def _answer(result: services.IngestResult) -> dict[str, Any]:
     }
     if result.ignored:
         answer.update(duplicate=True, ignored=result.ignored)
-    if result.notes:
-        answer["notes"] = result.notes
+    notes = [*result.notes, *services.conversion_amount_notes(conversion)]
+    if notes:
+        answer["notes"] = notes
     if result.warnings:
         answer["warnings"] = result.warnings
     return answer

@@ -50,6 +50,7 @@ class EndpointOutputSerializer(serializers.ModelSerializer):
             "test_link",
             "fire_on",
             "status_values",
+            "success_body",
             "created_at",
             "updated_at",
         )
@@ -94,6 +95,14 @@ class EndpointInputSerializer(serializers.Serializer):
         default=dict,
         help_text='How the receiver spells each status for {status}, e.g. {"approved": "sale", '
         '"reversed": "rejected"}; a status left out is sent as it is named.',
+    )
+
+    success_body = serializers.CharField(
+        allow_blank=True,
+        max_length=200,
+        default="",
+        help_text="Text the receiver's answer must contain to count as received, e.g. OK; "
+        "empty: any 2xx answer.",
     )
 
     class Meta:

@@ -42,6 +42,7 @@ ENDPOINT_FIELDS = (
     "test_link",
     "fire_on",
     "status_values",
+    "success_body",
 )
 
 
@@ -93,6 +94,7 @@ def endpoint_create(
     fire_on: Sequence[str] = lifecycle.DEFAULT_FIRE_ON,
     status_values: Mapping[str, str] | None = None,
     replaces_id: int | None = None,
+    success_body: str = "",
 ) -> PostbackEndpoint:
     """A new endpoint; its template is checked against the affiliate's tracker params, the
     statuses it fires on and their words by the lifecycle's rules. ``replaces_id``: a live
@@ -108,6 +110,7 @@ def endpoint_create(
         test_link=test_link,
         fire_on=list(fire_on),
         status_values=dict(status_values or {}),
+        success_body=success_body,
     )
     _endpoint_save(endpoint, _event_types(event_types))
     return endpoint
@@ -131,6 +134,7 @@ def endpoint_update(*, endpoint: PostbackEndpoint, data: Mapping[str, Any]) -> P
         "test_link",
         "fire_on",
         "status_values",
+        "success_body",
     ):
         if name in data:
             setattr(endpoint, name, data[name])

@@ -1,11 +1,14 @@
 """Admin forms for postback endpoints: templates are checked as the API and setup form do."""
 
+from typing import Any
+
 from django import forms
 
 from affiliates.models import Affiliate
 from offers.models import Offer
 from postbacks import lifecycle
 from postbacks.endpoints import endpoint_status_check
+from postbacks.headers import HeaderError, headers_masked, headers_parse
 from postbacks.macros import MAX_URL_LENGTH, TemplateError, validate_template
 from postbacks.models import Conversion, EventType, PostbackEndpoint
 
@@ -23,6 +26,15 @@ class PostbackEndpointAdminForm(forms.ModelForm):
         "a pending sale waits for its approval, and a rejected one is never sent.",
     )
 
+    headers_text = forms.CharField(
+        required=False,
+        label="Custom headers",
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 70, "autocomplete": "off"}),
+        help_text="One 'Name: value' per line, e.g. X-Api-Key: 123, sent with every postback. "
+        "Saved headers are not shown again: leave empty to keep them.",
+    )
+    clear_headers = forms.BooleanField(required=False, label="Remove the saved custom headers")
+
     class Meta:
         model = PostbackEndpoint
         fields = (
@@ -36,6 +48,7 @@ class PostbackEndpointAdminForm(forms.ModelForm):
             "test_link",
             "fire_on",
             "status_values",
+            "success_body",
         )
         widgets = {
             "url_template": forms.TextInput(attrs={"size": 90}),
@@ -43,9 +56,29 @@ class PostbackEndpointAdminForm(forms.ModelForm):
             "status_values": forms.Textarea(attrs={"rows": 3, "cols": 70}),
         }
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        saved = self.instance.headers if self.instance.pk is not None else {}
+        if saved and "headers_text" in self.fields:
+            self.fields["headers_text"].help_text += f" Saved: {headers_masked(saved)}."
+
     def clean_status_values(self) -> object:
         # An emptied box means no words of its own: every status is sent as it is named.
         return self.cleaned_data["status_values"] or {}
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        try:
+            parsed = headers_parse(cleaned.get("headers_text") or "")
+        except HeaderError as exc:
+            self.add_error("headers_text", f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
+            return cleaned
+        # Not a model field of the form: the headers go on the instance, checked by its clean().
+        if cleaned.get("clear_headers"):
+            self.instance.headers = {}
+        if parsed:
+            self.instance.headers = parsed
+        return cleaned
 
     def clean_status(self) -> str:
         status: str = self.cleaned_data["status"]

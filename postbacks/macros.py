@@ -18,6 +18,7 @@ from urllib.parse import quote, urlsplit
 import idna
 
 from postbacks import lifecycle
+from postbacks.signing import postback_signature
 from postbacks.tracker import positional
 
 NETWORK_MACROS: dict[str, str] = {
@@ -37,6 +38,9 @@ NETWORK_MACROS: dict[str, str] = {
     "reason": "why the status changed, e.g. a chargeback's reference; empty when none was given",
     "signed_amount": "the amount, negative when the sale was rejected or reversed, e.g. -25.00",
     "postback_id": "this postback's own id: the same on every retry, different for every other",
+    "is_test": "1 for a test postback, 0 for a real one",
+    "signature": "hex HMAC-SHA256 of postback_id.transaction_id.event.status.amount.timestamp "
+    "under the endpoint's secret; empty without one",
 }
 
 MAX_URL_LENGTH = 2048
@@ -98,6 +102,16 @@ def format_amount(amount: Decimal | None) -> str:
     return f"{whole}.{fraction.ljust(2, '0')}"
 
 
+def known_amount(
+    *, amount: Decimal | None, offer_kind: str, payout: Decimal | None
+) -> Decimal | None:
+    """The amount a postback carries: as posted; for a pay-per-sale offer posted without one, the
+    offer's payout (its fixed price per sale), so ``{amount}`` is never empty for a known sale."""
+    if amount is None and offer_kind == "pps":
+        return payout
+    return amount
+
+
 def network_values(
     *,
     transaction_id: str,
@@ -115,11 +129,13 @@ def network_values(
     status_values: Mapping[str, str],
     reason: str,
     postback_id: str,
+    is_test: bool = False,
+    signing_key: bytes | None = None,
 ) -> dict[str, str]:
     """The value of each network macro (the keys of NETWORK_MACROS) for one conversion, real or
     sample, at `status` (a postback tells of one status): the one place these values are spelt."""
     occurred = occurred_at.astimezone(UTC)
-    return {
+    values = {
         "transaction_id": transaction_id,
         "conversion_id": str(conversion_id),
         "event": event,
@@ -136,7 +152,10 @@ def network_values(
         "reason": reason,
         "signed_amount": format_amount(lifecycle.signed(amount, status)),
         "postback_id": postback_id,
+        "is_test": "1" if is_test else "0",
     }
+    values["signature"] = postback_signature(signing_key, values) if signing_key else ""
+    return values
 
 
 # Hosts that resolvers read as IPv4 addresses in legacy forms: 2130706433, 0x7f.1, 0177.0.0.1.

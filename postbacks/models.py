@@ -5,6 +5,7 @@ from django.db import models
 
 from config.history import AuditedHistory
 from postbacks import lifecycle
+from postbacks.headers import HeaderError, headers_clean
 from postbacks.macros import TemplateError, validate_template
 from postbacks.plain_errors import plain_error
 
@@ -29,6 +30,7 @@ class PostbackEndpoint(models.Model):
     class Method(models.TextChoices):
         GET = "GET", "GET"
         POST = "POST", "POST (query as form body)"
+        JSON = "JSON", "POST (query as a JSON body, Standard Webhooks signed)"
 
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
@@ -88,13 +90,22 @@ class PostbackEndpoint(models.Model):
         related_name="replaced_by",
         editable=False,
     )
+    # Sent with every postback (postbacks/headers.py); kept like a secret: out of the history,
+    # the API and exports, and shown by name only.
+    headers = models.JSONField(default=dict, blank=True)
+    success_body = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Text the receiver's answer must contain to count as received, e.g. OK "
+        "(looked for in the first KiB). Empty: any 2xx answer is a success.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     # Who changed what, when (the admin's History), event types included. The breaker's
     # counters are bumped per delivery attempt (by raw SQL, which records nothing anyway): kept
     # out, so a version never differs by a counter and no attempt ever costs a history row.
     history = AuditedHistory(
-        excluded_fields=["failure_streak", "failing_since", "updated_at"],
+        excluded_fields=["failure_streak", "failing_since", "updated_at", "headers"],
         m2m_fields=["event_types"],
     )
 
@@ -106,7 +117,8 @@ class PostbackEndpoint(models.Model):
                 name="endpoint_status_valid",
             ),
             models.CheckConstraint(
-                condition=models.Q(method__in=["GET", "POST"]), name="endpoint_method_valid"
+                condition=models.Q(method__in=["GET", "POST", "JSON"]),
+                name="endpoint_method_valid",
             ),
         ]
         indexes = [models.Index(fields=["affiliate", "status"]), models.Index(fields=["status"])]
@@ -128,6 +140,10 @@ class PostbackEndpoint(models.Model):
         except lifecycle.StatusConfigError as exc:
             errors["status_values"] = _sentence(exc)
         try:
+            self.headers = headers_clean(self.headers or {})
+        except HeaderError as exc:
+            errors["headers"] = _sentence(exc)
+        try:
             # The affiliate may be unsaved yet (created together with its endpoints).
             affiliate = self.affiliate
         except ObjectDoesNotExist:
@@ -139,6 +155,28 @@ class PostbackEndpoint(models.Model):
                 errors["url_template"] = str(exc)
         if errors:
             raise ValidationError(errors)
+
+
+class EndpointSecret(models.Model):
+    """The key material of an endpoint's signing secret (postbacks/signing.py): what the HMAC
+    needs, shown once when made and never again. Kept out of the endpoint's history, the admin,
+    the API and exports; written only by postbacks.endpoint_secrets."""
+
+    endpoint = models.ForeignKey(PostbackEndpoint, on_delete=models.CASCADE, related_name="secrets")
+    key = models.CharField(max_length=64, help_text="Base64 of the key bytes.")
+    created_at = models.DateTimeField()
+    # Null while it is the current secret; after a rotation, when it stops signing.
+    valid_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["endpoint", "-created_at"])]
+
+    def __repr__(self) -> str:
+        return f"<EndpointSecret #{self.pk} of endpoint #{self.endpoint_id}>"
+
+    def __str__(self) -> str:
+        return f"Signing secret #{self.pk} of endpoint #{self.endpoint_id}"
 
 
 def _sentence(error: Exception) -> str:

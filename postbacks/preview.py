@@ -35,6 +35,7 @@ from postbacks.macros import (
     render_url,
 )
 from postbacks.models import EventType, PostbackEndpoint
+from postbacks.receivers import dedupe_warning
 from postbacks.tracker import TrackerError, TrackerFormat, parse_tracker
 
 PREVIEW_TRANSACTION_ID = "TEST-TX-1"
@@ -132,6 +133,8 @@ def sample_network_values(
     transaction_id: str = PREVIEW_TRANSACTION_ID,
     status: str = lifecycle.APPROVED,
     status_values: Mapping[str, str] | None = None,
+    is_test: bool = False,
+    signing_key: bytes | None = None,
 ) -> dict[str, str]:
     """The network macros of a sample conversion at `status` (spelt by `status_values`): the
     offer's payout (or 1.00 on a sample offer), so every preview and test postback shows the same
@@ -153,6 +156,8 @@ def sample_network_values(
         status_values=status_values or {},
         reason="",
         postback_id=f"{transaction_id}-{status}",
+        is_test=is_test,
+        signing_key=signing_key,
     )
 
 
@@ -168,6 +173,8 @@ def sample_url(
     transaction_id: str = PREVIEW_TRANSACTION_ID,
     status: str = lifecycle.APPROVED,
     status_values: Mapping[str, str] | None = None,
+    is_test: bool = False,
+    signing_key: bytes | None = None,
 ) -> str:
     """The URL ``url_template`` fires for a sample conversion of ``event`` at ``status`` with
     these tracker values. Raises TemplateError naming the problem."""
@@ -179,6 +186,8 @@ def sample_url(
         transaction_id=transaction_id,
         status=status,
         status_values=status_values,
+        is_test=is_test,
+        signing_key=signing_key,
     )
     values = macro_values(network=network, tracker=tracker, tracker_params=list(tracker_params))
     return render_url(url_template, values)
@@ -246,6 +255,8 @@ class Preview:
     source: str
     error: str
     macros: dict[str, str]
+    # Said, never refused: e.g. {transaction_id} alone to several events (postbacks/receivers.py).
+    warning: str = ""
 
 
 def template_preview(
@@ -296,7 +307,12 @@ def template_preview(
                 urls.append(EventUrl(event.code, event.name, url, status))
     except TemplateError as exc:
         return Preview([], source, str(exc), macros)
-    return Preview(urls, source, "", macros)
+    warning = dedupe_warning(
+        url_template=url_template,
+        event_codes=[event.code for event in events],
+        fire_on=statuses,
+    )
+    return Preview(urls, source, "", macros, warning)
 
 
 def endpoint_preview(*, endpoint: PostbackEndpoint) -> Preview:

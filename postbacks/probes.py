@@ -8,6 +8,8 @@ the account manager fires another test rather than the worker retrying a test fo
 """
 
 import logging
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,6 +20,7 @@ from django.utils import timezone
 from postbacks import lifecycle
 from postbacks.delivery.sender import send_now
 from postbacks.delivery.services import deliveries_claim, delivery_outcomes_record
+from postbacks.endpoint_secrets import endpoint_signing_keys
 from postbacks.macros import TemplateError
 from postbacks.models import Delivery, DeliveryAttempt, EventType, PostbackEndpoint
 from postbacks.plain_errors import plain_error
@@ -33,6 +36,19 @@ from postbacks.tracker import TrackerError
 logger = logging.getLogger(__name__)
 
 TEST_HISTORY_LIMIT = 20
+
+_last_test_id = 0
+_test_id_lock = threading.Lock()
+
+
+def probe_transaction_id() -> str:
+    """A test postback's own transaction id, ``test-<unix time in nanoseconds>``: never two alike
+    in a process (two tests in the same nanosecond get consecutive numbers), so a receiver that
+    dedupes records every test, and one can tell them apart in its log."""
+    global _last_test_id
+    with _test_id_lock:
+        _last_test_id = max(time.time_ns(), _last_test_id + 1)
+        return f"test-{_last_test_id}"
 
 
 @dataclass(frozen=True)
@@ -90,10 +106,14 @@ def endpoint_test_url(
             offer=sample_offer(offer=endpoint.offer, test_link=endpoint.test_link),
             event=event,
             occurred_at=now,
-            transaction_id=f"test-{int(now.timestamp())}",
+            transaction_id=probe_transaction_id(),
             # What the receiver hears first: the first status the endpoint fires on.
             status=next(iter(endpoint.fire_on or []), lifecycle.APPROVED),
             status_values=endpoint.status_values,
+            is_test=True,
+            signing_key=next(
+                iter(endpoint_signing_keys(endpoint_ids=[endpoint.pk]).get(endpoint.pk, ())), None
+            ),
         )
     except TemplateError as exc:
         raise ValidationError(

@@ -18,6 +18,7 @@ from django.utils import timezone
 from affiliates.models import Affiliate
 from postbacks import lifecycle, lookups
 from postbacks.delivery.queue import enqueue_ids
+from postbacks.endpoint_secrets import endpoint_signing_keys
 from postbacks.ingest_answers import (
     ConversionFacts,
     IgnoredValue,
@@ -25,7 +26,14 @@ from postbacks.ingest_answers import (
     quiet_notes,
     repeat_ignored,
 )
-from postbacks.macros import TemplateError, macro_values, network_values, render_url
+from postbacks.macros import (
+    TemplateError,
+    format_amount,
+    known_amount,
+    macro_values,
+    network_values,
+    render_url,
+)
 from postbacks.models import Conversion, Delivery, PostbackEndpoint
 from postbacks.selectors import endpoints_by_affiliate, endpoints_firing
 from postbacks.tracker import TrackerError, parse_tracker, split_network_id
@@ -97,6 +105,10 @@ def conversion_network_values(
     conversion: Conversion, *, endpoint: PostbackEndpoint, status: str, reason: str
 ) -> dict[str, str]:
     """The network macros of the postback that tells `endpoint` of `conversion` at `status`."""
+    signing_key = None
+    if "{signature}" in endpoint.url_template:
+        keys = endpoint_signing_keys(endpoint_ids=[endpoint.pk]).get(endpoint.pk, ())
+        signing_key = keys[0] if keys else None
     return network_values(
         transaction_id=conversion.transaction_id,
         conversion_id=conversion.pk,
@@ -106,7 +118,11 @@ def conversion_network_values(
         offer_name=conversion.offer.name,
         offer_kind=conversion.offer.kind,
         affiliate_id=conversion.affiliate.network_id if conversion.affiliate else None,
-        amount=conversion.amount,
+        amount=known_amount(
+            amount=conversion.amount,
+            offer_kind=conversion.offer.kind,
+            payout=conversion.offer.payout,
+        ),
         currency=conversion.currency,
         occurred_at=conversion.occurred_at,
         status=status,
@@ -115,7 +131,20 @@ def conversion_network_values(
         postback_id=lifecycle.postback_id(
             conversion_id=conversion.pk, endpoint_id=endpoint.pk, status=status
         ),
+        signing_key=signing_key,
     )
+
+
+def conversion_amount_notes(conversion: Conversion) -> list[str]:
+    """What the ingest answer says of the amount postbacks carry, when it is not as posted."""
+    offer = conversion.offer
+    if conversion.amount is not None or offer.kind != "pps" or offer.payout is None:
+        return []
+    payout = format_amount(offer.payout)
+    return [
+        f"no amount posted: postbacks carry the payout of offer {offer.network_offer_id}, "
+        f"{payout} {offer.currency or conversion.currency}".rstrip()
+    ]
 
 
 def endpoint_render(

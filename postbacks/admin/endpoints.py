@@ -26,6 +26,11 @@ from config.admin_tools import (
 from config.history_admin import HistoryAdmin
 from postbacks import dashboard, probes
 from postbacks.admin.replay import may_replay, replay_and_report
+from postbacks.endpoint_secrets import (
+    ROTATION_OVERLAP,
+    endpoint_has_secret,
+    endpoint_secret_rotate,
+)
 from postbacks.endpoints import (
     endpoint_can_go_live,
     endpoint_change_needs_test,
@@ -41,6 +46,7 @@ from postbacks.macros import available_macros
 from postbacks.models import Delivery, DeliveryAttempt, EventType, PostbackEndpoint
 from postbacks.plain_errors import plain_error
 from postbacks.preview import endpoint_preview, template_preview
+from postbacks.receivers import PRESETS, dedupe_warning
 
 FIXED_EVENT_CODES = frozenset({"freereg", "trial", "signup", "rebill"})
 TEMPLATES = "admin/postbacks/postbackendpoint"
@@ -141,6 +147,7 @@ class PostbackEndpointAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
     search_help_text = "Affiliate network id (exact) or name, offer id (exact), or URL."
     autocomplete_fields = ("affiliate", "offer", "event_types")
     readonly_fields = (
+        "receiver_preset_display",
         "available_macros_display",
         "sample_url",
         "test_history",
@@ -151,7 +158,18 @@ class PostbackEndpointAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
         (None, {"fields": ("affiliate", "offer", "event_types", "status", "disabled_reason")}),
         (
             "Postback",
-            {"fields": ("url_template", "method", "available_macros_display", "test_link")},
+            {
+                "fields": (
+                    "receiver_preset_display",
+                    "url_template",
+                    "method",
+                    "available_macros_display",
+                    "test_link",
+                    "success_body",
+                    "headers_text",
+                    "clear_headers",
+                )
+            },
         ),
         ("Statuses", {"fields": ("fire_on", "status_values")}),
         ("Preview", {"fields": ("sample_url",)}),
@@ -162,13 +180,16 @@ class PostbackEndpointAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
         {
             "fields": ("test_history",),
             "description": "Test postbacks fire the saved endpoint at its receiver now, with the "
-            "tracker values of its test link. Newest first; the last "
+            "tracker values of its test link. Your receiver may record a test as a real "
+            "conversion (with the amount the preview shows): use a test click in the test link, "
+            "and tell tests apart by {is_test} (1 for a test) or their transaction id "
+            "(test-...). Newest first; the last "
             f"{probes.TEST_HISTORY_LIMIT}.",
         },
     )
 
     class Media:
-        js = ("postbacks/endpoint_preview.js",)
+        js = ("postbacks/endpoint_preview.js", "postbacks/receiver_preset.js")
         css = {"all": ("postbacks/endpoint_admin.css",)}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[PostbackEndpoint]:
@@ -208,8 +229,17 @@ class PostbackEndpointAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
         super().save_model(request, obj, form, change)
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        if getattr(request, self.REVISION, None) is None:
-            super().save_related(request, form, formsets, change)
+        if getattr(request, self.REVISION, None) is not None:
+            return
+        super().save_related(request, form, formsets, change)
+        endpoint = form.instance
+        warning = dedupe_warning(
+            url_template=endpoint.url_template,
+            event_codes=[event.code for event in endpoint.event_types.all()],
+            fire_on=endpoint.fire_on or [],
+        )
+        if warning:
+            self.message_user(request, warning, messages.WARNING)
 
     def response_change(self, request: HttpRequest, obj: Any) -> HttpResponse:
         revision = getattr(request, self.REVISION, None)
@@ -232,6 +262,7 @@ class PostbackEndpointAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
             path("preview/", wrap(self.preview_view), name=f"{name}_preview"),
             path("<path:object_id>/test/", wrap(self.test_view), name=f"{name}_test"),
             path("<path:object_id>/set-live/", wrap(self.set_live_view), name=f"{name}_set_live"),
+            path("<path:object_id>/secret/", wrap(self.secret_view), name=f"{name}_secret"),
             path("<path:object_id>/health/", wrap(self.health_view), name=f"{name}_health"),
             path(
                 "<path:object_id>/health/replay/",
@@ -258,6 +289,8 @@ class PostbackEndpointAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
             "test_postback_url": self._url("test", obj.pk),
             "set_live_url": self._url("set_live", obj.pk),
             "health_url": self._url("health", obj.pk),
+            "secret_url": self._url("secret", obj.pk),
+            "has_secret": endpoint_has_secret(endpoint=obj),
         }
 
     def test_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -290,6 +323,31 @@ class PostbackEndpointAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
             self.log_change(request, endpoint, "Set live after a successful test postback.")
             self.message_user(request, f"Endpoint #{endpoint.pk} is live.", messages.SUCCESS)
         return redirect(self._url("change", endpoint.pk))
+
+    def secret_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Make (or rotate) the endpoint's signing secret and show it, this once (POST only; the
+        page is not cached and the secret goes through no message, log or history)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        endpoint: PostbackEndpoint = object_for_change(self, request, object_id)
+        rotated = endpoint_has_secret(endpoint=endpoint)
+        secret = endpoint_secret_rotate(endpoint=endpoint)
+        self.log_change(
+            request, endpoint, "Signing secret rotated." if rotated else "Signing secret made."
+        )
+        context = {
+            **admin_page_context(
+                self, request, original=endpoint, title=f"Signing secret of endpoint #{endpoint.pk}"
+            ),
+            "secret": secret,
+            "rotated": rotated,
+            "overlap_hours": int(ROTATION_OVERLAP.total_seconds() // 3600),
+            "change_url": self._url("change", endpoint.pk),
+        }
+        request.current_app = self.admin_site.name
+        response = TemplateResponse(request, f"{TEMPLATES}/secret.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
 
     def health_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Recent attempts, latency, last error, deliveries by state, and the replay button."""
@@ -366,6 +424,7 @@ class PostbackEndpointAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
         return JsonResponse(
             {
                 "error": preview.error,
+                "warning": preview.warning,
                 "source": preview.source,
                 "urls": [
                     {"event": u.event, "event_name": u.event_name, "status": u.status, "url": u.url}
@@ -379,6 +438,18 @@ class PostbackEndpointAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
         )
 
     # --- Display -------------------------------------------------------------------------------
+    @admin.display(description="Fill in from a tracker preset")
+    def receiver_preset_display(self, obj: PostbackEndpoint | None) -> SafeString:
+        params = list(obj.affiliate.tracker_params or []) if obj and obj.affiliate_id else []
+        return render_to_string(
+            f"{TEMPLATES}/_receiver_preset.html",
+            {
+                "presets": PRESETS,
+                "preset_url": reverse("setup:receiver-preset"),
+                "click_param": params[-1] if params else "clickId",
+            },
+        )
+
     @admin.display(description="Offer")
     def offer_display(self, obj: PostbackEndpoint) -> str:
         return str(obj.offer) if obj.offer else "All offers"

@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 
 def succeeded(outcome: Outcome) -> bool:
-    return outcome.status_code is not None and 200 <= outcome.status_code < 300
+    return outcome.succeeded
 
 
 def _streak_sql() -> str:

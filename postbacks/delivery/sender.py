@@ -6,12 +6,14 @@ against 1,361/s for a sequential requests.Session), so a slow receiver costs a s
 
 import asyncio
 import email.utils
+import json
 import socket
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 from uuid import UUID
 
 import aiohttp
@@ -21,6 +23,7 @@ from yarl import URL
 
 from postbacks.delivery.guard import AddressGuard, AddressRefused
 from postbacks.macros import form_body
+from postbacks.signing import webhook_signature
 
 EXCERPT_BYTES = 1024
 
@@ -38,6 +41,12 @@ class Outgoing:
     endpoint_id: int | None = None
     is_test: bool = False
     event: str = ""
+    # The text a 2xx answer must hold to count (the endpoint's success_body); empty: any 2xx.
+    success_body: str = ""
+    # JSON postbacks: the endpoint's valid signing keys, newest first. Never printed.
+    signing_keys: tuple[bytes, ...] = field(default=(), repr=False)
+    # The endpoint's custom headers (kept like secrets: never printed).
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,13 @@ class Outcome:
     error: str = ""
     retry_after: float | None = None
     refused: bool = False
+    # A 2xx whose body lacks the endpoint's success text: the receiver did not say it recorded it.
+    body_mismatch: bool = False
+
+    @property
+    def succeeded(self) -> bool:
+        code = self.status_code
+        return code is not None and 200 <= code < 300 and not self.body_mismatch
 
 
 @dataclass(frozen=True)
@@ -142,6 +158,28 @@ async def _read_excerpt(response: aiohttp.ClientResponse) -> tuple[bytes, bool]:
     return bytes(chunks), response.content.at_eof()
 
 
+def json_body(outgoing: Outgoing) -> tuple[str, bytes]:
+    """A JSON postback: the rendered query's parameters as one JSON object, in their order."""
+    url, query = form_body(outgoing.url)
+    fields = dict(parse_qsl(query.decode("utf-8"), keep_blank_values=True))
+    return url, json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def webhook_headers(outgoing: Outgoing, *, body: bytes, timestamp: int) -> dict[str, str]:
+    """Standard Webhooks headers: the id is the delivery's, the same on every retry."""
+    msg_id = f"msg_pb{outgoing.delivery_id}"
+    headers = {
+        "Content-Type": "application/json",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+    }
+    if outgoing.signing_keys:
+        headers["webhook-signature"] = webhook_signature(
+            outgoing.signing_keys, msg_id=msg_id, timestamp=timestamp, body=body
+        )
+    return headers
+
+
 async def send_one(session: aiohttp.ClientSession, outgoing: Outgoing) -> Outcome:
     """Make one attempt. Never raises for anything the receiver or the network does."""
     started_at = datetime.now(UTC)
@@ -151,35 +189,62 @@ async def send_one(session: aiohttp.ClientSession, outgoing: Outgoing) -> Outcom
         return int((time.perf_counter() - clock) * 1000)
 
     try:
-        if outgoing.method == "POST":
+        if outgoing.method == "JSON":
+            url, body = json_body(outgoing)
+            request = session.post(
+                URL(url, encoded=True),
+                data=body,
+                headers={
+                    **dict(outgoing.headers),
+                    **webhook_headers(outgoing, body=body, timestamp=int(time.time())),
+                },
+                allow_redirects=False,
+            )
+        elif outgoing.method == "POST":
             url, body = form_body(outgoing.url)
             request = session.post(
                 URL(url, encoded=True),
                 data=body,
-                headers={"Content-Type": "application/x-www-form-urlencoded"},
+                headers={
+                    **dict(outgoing.headers),
+                    "Content-Type": "application/x-www-form-urlencoded",
+                },
                 allow_redirects=False,
             )
         else:
             # The URL was rendered with every value encoded once; send it as it is.
-            request = session.get(URL(outgoing.url, encoded=True), allow_redirects=False)
+            request = session.get(
+                URL(outgoing.url, encoded=True),
+                headers=dict(outgoing.headers),
+                allow_redirects=False,
+            )
         async with request as response:
             excerpt, complete = await _read_excerpt(response)
             if not complete:
                 # Read no more than is logged: a huge or endless body must not fill memory.
                 response.close()
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            text = excerpt.decode("utf-8", errors="replace")
             error = ""
+            mismatch = False
             if 300 <= response.status < 400:
                 location = response.headers.get("Location", "")[:300]
                 error = f"redirect to {location!r} not followed"
+            elif 200 <= response.status < 300 and outgoing.success_body not in text:
+                mismatch = True
+                error = (
+                    f"answered {response.status} without {outgoing.success_body!r} in its body, "
+                    "which this endpoint requires: not counted as received"
+                )[:500]
             return Outcome(
                 outgoing=outgoing,
                 started_at=started_at,
                 duration_ms=elapsed(),
                 status_code=response.status,
-                excerpt=excerpt.decode("utf-8", errors="replace"),
+                excerpt=text,
                 error=error,
                 retry_after=retry_after,
+                body_mismatch=mismatch,
             )
     except TimeoutError:
         error = f"timed out after {elapsed() / 1000:.1f} s"

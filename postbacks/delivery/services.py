@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -15,6 +16,7 @@ from django.utils import timezone
 from postbacks import metrics
 from postbacks.delivery import breaker, rollup
 from postbacks.delivery.sender import Outcome, Outgoing
+from postbacks.endpoint_secrets import endpoint_signing_keys
 from postbacks.models import Delivery, DeliveryAttempt, PostbackEndpoint
 
 logger = logging.getLogger(__name__)
@@ -63,8 +65,20 @@ def deliveries_claim(
     )
     if not won:
         return []
-    rows = Delivery.objects.filter(pk__in=list(delivery_ids), lease_token=token).values_list(
-        "pk", "attempts", "url", "method", "endpoint_id", "is_test", "conversion__event_type__code"
+    claimed = Delivery.objects.filter(pk__in=list(delivery_ids), lease_token=token).values_list(
+        "pk",
+        "attempts",
+        "url",
+        "method",
+        "endpoint_id",
+        "is_test",
+        "conversion__event_type__code",
+        "endpoint__success_body",
+        "endpoint__headers",
+    )
+    rows: list[Any] = list(claimed)
+    keys = endpoint_signing_keys(
+        endpoint_ids={row[4] for row in rows if row[3] == PostbackEndpoint.Method.JSON}, now=now
     )
     return [
         Outgoing(
@@ -77,8 +91,13 @@ def deliveries_claim(
             endpoint_id=endpoint_id,
             is_test=is_test,
             event=event or "",
+            success_body=success_body,
+            signing_keys=keys.get(endpoint_id, ())
+            if method == PostbackEndpoint.Method.JSON
+            else (),
+            headers=tuple((headers or {}).items()),
         )
-        for pk, n, url, method, endpoint_id, is_test, event in rows
+        for pk, n, url, method, endpoint_id, is_test, event, success_body, headers in rows
     ]
 
 
@@ -103,13 +122,13 @@ class Verdict:
 
 def judge(outcome: Outcome, *, now: datetime) -> Verdict:
     """docs/spec.md §6: only 2xx succeeds; errors, timeouts, 408, 429, 5xx retry; other answers end
-    it."""
+    it. A 2xx without the endpoint's success text is retried: the receiver did not confirm."""
     code = outcome.status_code
-    if code is not None and 200 <= code < 300:
+    if outcome.succeeded:
         return Verdict(State.SUCCEEDED, None, "")
     if outcome.refused:
         return Verdict(State.DEAD, None, outcome.error)
-    retryable = code is None or code in RETRYABLE_STATUS or code >= 500
+    retryable = code is None or code in RETRYABLE_STATUS or code >= 500 or outcome.body_mismatch
     error = outcome.error or f"receiver answered {code}"
     if not retryable:
         return Verdict(State.DEAD, None, f"{error}; not retried")

@@ -42,6 +42,9 @@
                 list.appendChild(row);
             });
             parts.push(list, element("small", "", data.source));
+            if (data.warning) {
+                parts.push(element("p", "warning postback-dedupe-warning", data.warning));
+            }
         }
         box.replaceChildren.apply(box, parts);
     }

@@ -64,6 +64,11 @@
     fetch(form.dataset.previewUrl, { method: "POST", body: data, credentials: "same-origin" })
       .then(function (response) { return response.json(); })
       .then(function (answer) {
+        var warning = document.getElementById("preview-warning");
+        if (warning) {
+          warning.textContent = (answer.ok && answer.warning) || "";
+          warning.hidden = !warning.textContent;
+        }
         if (answer.ok) {
           show(answer.preview);
         } else {

@@ -73,7 +73,10 @@ def test_attributions_at_the_same_moment_make_one_and_fire_once(receiver: Receiv
         )
         .json()
     )
-    assert lost["notes"] == ["unattributed: unknown affiliate 999"]
+    assert lost["notes"] == [
+        "unattributed: unknown affiliate 999",
+        "no amount posted: postbacks carry the payout of offer 66013, 35.00 USD",
+    ]
 
     answers = attribute_all_at_once(issue_token("mender", "manage"), lost["id"])
 

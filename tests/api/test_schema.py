@@ -24,6 +24,7 @@ def test_schema_generates_without_warnings() -> None:
         "/api/v1/offers/{id}/",
         "/api/v1/postback-endpoints/",
         "/api/v1/postback-endpoints/{id}/",
+        "/api/v1/receiver-presets/",
     } <= set(paths)
     ingest = paths["/api/v1/conversions/"]["post"]["responses"]
     assert {"200", "202", "400", "401", "403", "413", "415"} <= set(ingest)

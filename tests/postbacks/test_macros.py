@@ -43,6 +43,8 @@ def test_network_macros_are_the_spec_list() -> None:
         "reason",
         "signed_amount",
         "postback_id",
+        "is_test",
+        "signature",
     }
 
 

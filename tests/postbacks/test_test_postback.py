@@ -340,3 +340,31 @@ def test_preview_writes_nothing(affiliate):
     before = timezone.now()
     template_preview(affiliate=affiliate, url_template="https://t.example/?c={clickId}")
     assert not Delivery.objects.filter(created_at__gte=before).exists()
+
+
+# ------------------------------------------------------------------------------
+# Recognisable tests (docs/spec.md §11)
+# ------------------------------------------------------------------------------
+def test_two_tests_in_the_same_second_carry_different_ids_and_is_test_1(receiver, affiliate):
+    endpoint = make_endpoint(receiver, affiliate)
+    endpoint.url_template = (
+        receiver.base_url + "/pb?tx={transaction_id}&pid={postback_id}&t={is_test}"
+    )
+    endpoint.save()
+    receiver.default = (200, {}, b"ok")
+    first = endpoint_test_fire(endpoint=endpoint)
+    second = endpoint_test_fire(endpoint=endpoint)
+    requests = receiver.wait_for(2)
+    queries = [query_of(request.path) for request in requests]
+    assert queries[0]["tx"] != queries[1]["tx"]
+    assert queries[0]["pid"] != queries[1]["pid"]
+    assert [q["t"] for q in queries] == [["1"], ["1"]]
+    assert first.url != second.url
+
+
+def test_the_test_page_says_a_receiver_may_record_a_test(admin_client, receiver, affiliate):
+    endpoint = make_endpoint(receiver, affiliate)
+    page = admin_client.get(f"/admin/postbacks/postbackendpoint/{endpoint.pk}/change/")
+    text = page.content.decode()
+    assert "may record a test as a real conversion" in text
+    assert "use a test click" in text
