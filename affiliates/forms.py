@@ -70,26 +70,28 @@ class SetupForm(forms.Form):
     # The tracker picker fills the URL in (setup.js); only the choice is kept, so that approval
     # gives the endpoint the statuses and words of that tracker.
     receiver_preset = forms.ChoiceField(
-        label="Your tracker",
+        label=_("Your tracker"),
         required=False,
-        choices=[("", "Other: I write the URL myself")]
+        choices=[("", _("Other: I write the URL myself"))]
         + [(preset.code, preset.name) for preset in PRESETS],
-        help_text="Pick it, give its domain (and key), and we fill the postback URL in for you "
-        "to check and edit.",
+        help_text=_(
+            "Pick it, give its domain (and key), and we fill the postback URL in for you "
+            "to check and edit."
+        ),
     )
     receiver_domain = forms.CharField(
-        label="Your tracker's domain",
+        label=_("Your tracker's domain"),
         required=False,
         max_length=300,
         widget=forms.TextInput(attrs={"size": 40, "spellcheck": "false"}),
-        help_text="e.g. track.example.com",
+        help_text=_("e.g. track.example.com"),
     )
     receiver_key = forms.CharField(
-        label="Its postback key",
+        label=_("Its postback key"),
         required=False,
         max_length=300,
         widget=forms.TextInput(attrs={"size": 40, "spellcheck": "false"}),
-        help_text="Only where your tracker has one (Keitaro).",
+        help_text=_("Only where your tracker has one (Keitaro)."),
     )
     url_template = forms.CharField(
         label=_("Postback URL"),

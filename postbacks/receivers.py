@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import idna
+from django.utils.translation import gettext
 
 from postbacks import lifecycle
 
@@ -171,7 +172,10 @@ def preset_get(code: str) -> ReceiverPreset:
         return _BY_CODE[code]
     except KeyError:
         known = ", ".join(_BY_CODE)
-        raise PresetError("preset", f"unknown tracker {code!r}; known: {known}") from None
+        raise PresetError(
+            "preset",
+            gettext("unknown tracker %(code)r; known: %(known)s") % {"code": code, "known": known},
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -187,15 +191,19 @@ def _host_of(domain: str) -> tuple[str, str]:
     """(scheme, host[:port]) of what was typed: a bare domain, or one with http(s)://."""
     text = domain.strip()
     if not text:
-        raise PresetError("domain", "enter your tracker's domain, e.g. track.example.com")
+        raise PresetError("domain", gettext("enter your tracker's domain, e.g. track.example.com"))
     if any(char.isspace() or not char.isprintable() for char in text):
-        raise PresetError("domain", "the domain contains a space or an invisible character")
+        raise PresetError(
+            "domain", gettext("the domain contains a space or an invisible character")
+        )
     scheme = ""
     if "://" in text:
         scheme, _, text = text.partition("://")
         if scheme.lower() not in ("http", "https"):
             raise PresetError(
-                "domain", f"the domain must be reached over http or https, not {scheme}://"
+                "domain",
+                gettext("the domain must be reached over http or https, not %(scheme)s://")
+                % {"scheme": scheme},
             )
         scheme = scheme.lower()
     if text.endswith("/") and text.count("/") == 1:
@@ -203,11 +211,15 @@ def _host_of(domain: str) -> tuple[str, str]:
     if any(mark in text for mark in "/?#\\"):
         raise PresetError(
             "domain",
-            "give the domain only, e.g. track.example.com, without a path, ? or #: the preset "
-            "adds the path",
+            gettext(
+                "give the domain only, e.g. track.example.com, without a path, ? or #: the "
+                "preset adds the path"
+            ),
         )
     if "@" in text:
-        raise PresetError("domain", "the domain cannot hold a user name or password (user@)")
+        raise PresetError(
+            "domain", gettext("the domain cannot hold a user name or password (user@)")
+        )
     return scheme, text
 
 
@@ -217,7 +229,9 @@ def _check_host(host: str) -> str:
         name = parts.hostname or ""
         parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
     except ValueError as exc:
-        raise PresetError("domain", f"{host!r} is not a valid domain[:port]") from exc
+        raise PresetError(
+            "domain", gettext("%(host)r is not a valid domain[:port]") % {"host": host}
+        ) from exc
     try:
         address = ipaddress.ip_address(name)
     except ValueError:
@@ -226,27 +240,40 @@ def _check_host(host: str) -> str:
         if address is not None and not address.is_global:
             raise PresetError(
                 "domain",
-                f"{name} is a private or reserved address; postbacks go to public addresses only",
+                gettext(
+                    "%(name)s is a private or reserved address; postbacks go to public "
+                    "addresses only"
+                )
+                % {"name": name},
             )
         raise PresetError(
-            "domain", f"{name} is a numeric address: give your tracker's domain name instead"
+            "domain",
+            gettext("%(name)s is a numeric address: give your tracker's domain name instead")
+            % {"name": name},
         )
     lowered = name.lower()
     if lowered == "localhost" or lowered.endswith(_LOCAL_NAMES):
         raise PresetError(
-            "domain", f"{name} is a local name; postbacks go to public addresses only"
+            "domain",
+            gettext("%(name)s is a local name; postbacks go to public addresses only")
+            % {"name": name},
         )
     try:
         ascii_name = lowered if lowered.isascii() else idna.encode(lowered, uts46=True).decode()
     except idna.IDNAError as exc:
-        raise PresetError("domain", f"{name!r} is not a valid domain name") from exc
+        raise PresetError(
+            "domain", gettext("%(name)r is not a valid domain name") % {"name": name}
+        ) from exc
     labels = ascii_name.rstrip(".").split(".")
     if (
         len(ascii_name) > MAX_DOMAIN_LENGTH
         or len(labels) < 2
         or not all(_LABEL.fullmatch(label) for label in labels)
     ):
-        raise PresetError("domain", f"{name!r} is not a domain name such as track.example.com")
+        raise PresetError(
+            "domain",
+            gettext("%(name)r is not a domain name such as track.example.com") % {"name": name},
+        )
     return host
 
 
@@ -255,12 +282,17 @@ def _check_key(preset: ReceiverPreset, key: str) -> str:
     if not preset.needs_key:
         return ""
     if not key:
-        raise PresetError("key", f"{preset.name} needs its postback key: {preset.key_label}")
+        raise PresetError(
+            "key",
+            gettext("%(tracker)s needs its postback key: %(key)s")
+            % {"tracker": preset.name, "key": preset.key_label},
+        )
     if any(char.isspace() for char in key):
-        raise PresetError("key", "the key contains a space: copy it again without spaces")
+        raise PresetError("key", gettext("the key contains a space: copy it again without spaces"))
     if len(key) > MAX_KEY_LENGTH or not _KEY.fullmatch(key):
         raise PresetError(
-            "key", "the key may hold only letters, digits and - . _ ~ (as your tracker shows it)"
+            "key",
+            gettext("the key may hold only letters, digits and - . _ ~ (as your tracker shows it)"),
         )
     return key
 
@@ -278,7 +310,9 @@ def preset_render(
     host = _check_host(host)
     key = _check_key(preset, key)
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", click_param or ""):
-        raise PresetError("click_param", "choose the tracker param that holds the click id")
+        raise PresetError(
+            "click_param", gettext("choose the tracker param that holds the click id")
+        )
     path = preset.path.replace(CLICK, "{" + click_param + "}").replace(KEY, key)
     return RenderedPreset(
         url_template=f"{typed_scheme or preset.scheme}://{host}{path}",

@@ -125,3 +125,19 @@ def test_the_endpoint_page_offers_the_presets_and_warns_on_save(admin_client):
         },
     ).json()
     assert "{postback_id}" in preview["warning"]
+
+
+@pytest.mark.parametrize(
+    ("domain", "french"),
+    [
+        ("track.example.com/pb", "indiquez le domaine seul"),
+        ("10.0.0.1", "est une adresse privée ou réservée"),
+        ("", "indiquez le domaine de votre tracker"),
+    ],
+)
+def test_a_preset_refusal_speaks_the_affiliates_language(client, domain: str, french: str) -> None:
+    response = client.get(
+        URL, {"preset": "voluum", "domain": domain}, HTTP_ACCEPT_LANGUAGE="fr-FR,fr;q=0.9"
+    )
+    assert response.status_code == 400
+    assert french in response.json()["error"]
