@@ -21,6 +21,7 @@ from config.permissions import HasIngestScope, HasManageScope
 from config.throttling import IngestRateThrottle, ingest_rate_charge
 from offers.currencies import validate_currency
 from postbacks import lifecycle, mending, selectors, services
+from postbacks.conversion_postbacks import conversion_amount_notes
 from postbacks.macros import unprintable_index
 from postbacks.models import Conversion
 from postbacks.serializers import DeliveryOutputSerializer
@@ -190,7 +191,7 @@ def _answer(result: services.IngestResult) -> dict[str, Any]:
     }
     if result.ignored:
         answer.update(duplicate=True, ignored=result.ignored)
-    notes = [*result.notes, *services.conversion_amount_notes(conversion)]
+    notes = [*result.notes, *conversion_amount_notes(conversion)]
     if notes:
         answer["notes"] = notes
     if result.warnings:

@@ -32,10 +32,10 @@ from django.db.models import Field
 from django.utils import timezone
 
 from postbacks import lifecycle, metrics
+from postbacks.conversion_postbacks import deliveries_build
 from postbacks.delivery.queue import enqueue_ids
 from postbacks.models import Conversion, ConversionStatusChange, Delivery
 from postbacks.selectors import endpoints_by_affiliate
-from postbacks.services import deliveries_build
 
 Source = ConversionStatusChange.Source
 

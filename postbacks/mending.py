@@ -15,6 +15,7 @@ from django.db.models import Case, CharField, Value, When
 from django.utils import timezone
 
 from config.history import history_record_update
+from postbacks.conversion_postbacks import endpoint_render
 from postbacks.delivery.queue import enqueue_ids
 from postbacks.macros import TemplateError
 from postbacks.models import Conversion, Delivery
@@ -22,7 +23,6 @@ from postbacks.services import (
     AffiliateBook,
     conversion_deliveries_create,
     conversion_quiet_notes,
-    endpoint_render,
 )
 
 State = Delivery.State

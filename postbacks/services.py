@@ -17,22 +17,14 @@ from django.utils import timezone
 
 from affiliates.models import Affiliate
 from postbacks import lifecycle, lookups
+from postbacks.conversion_postbacks import deliveries_build
 from postbacks.delivery.queue import enqueue_ids
-from postbacks.endpoint_secrets import endpoint_signing_keys
 from postbacks.ingest_answers import (
     ConversionFacts,
     IgnoredValue,
     empty_params_warnings,
     quiet_notes,
     repeat_ignored,
-)
-from postbacks.macros import (
-    TemplateError,
-    format_amount,
-    known_amount,
-    macro_values,
-    network_values,
-    render_url,
 )
 from postbacks.models import Conversion, Delivery, PostbackEndpoint
 from postbacks.selectors import endpoints_by_affiliate, endpoints_firing
@@ -99,107 +91,6 @@ class AffiliateBook:
         except TrackerError as exc:
             return Attribution(None, {}, f"affiliate {network_id}: {exc}")
         return Attribution(affiliate, values)
-
-
-def conversion_network_values(
-    conversion: Conversion, *, endpoint: PostbackEndpoint, status: str, reason: str
-) -> dict[str, str]:
-    """The network macros of the postback that tells `endpoint` of `conversion` at `status`."""
-    signing_key = None
-    if "{signature}" in endpoint.url_template:
-        keys = endpoint_signing_keys(endpoint_ids=[endpoint.pk]).get(endpoint.pk, ())
-        signing_key = keys[0] if keys else None
-    return network_values(
-        transaction_id=conversion.transaction_id,
-        conversion_id=conversion.pk,
-        event=conversion.event_type.code,
-        event_name=conversion.event_type.name,
-        offer_id=conversion.offer.network_offer_id,
-        offer_name=conversion.offer.name,
-        offer_kind=conversion.offer.kind,
-        affiliate_id=conversion.affiliate.network_id if conversion.affiliate else None,
-        amount=known_amount(
-            amount=conversion.amount,
-            offer_kind=conversion.offer.kind,
-            payout=conversion.offer.payout,
-        ),
-        currency=conversion.currency,
-        occurred_at=conversion.occurred_at,
-        status=status,
-        status_values=endpoint.status_values or {},
-        reason=reason,
-        postback_id=lifecycle.postback_id(
-            conversion_id=conversion.pk, endpoint_id=endpoint.pk, status=status
-        ),
-        signing_key=signing_key,
-    )
-
-
-def conversion_amount_notes(conversion: Conversion) -> list[str]:
-    """What the ingest answer says of the amount postbacks carry, when it is not as posted."""
-    offer = conversion.offer
-    if conversion.amount is not None or offer.kind != "pps" or offer.payout is None:
-        return []
-    payout = format_amount(offer.payout)
-    return [
-        f"no amount posted: postbacks carry the payout of offer {offer.network_offer_id}, "
-        f"{payout} {offer.currency or conversion.currency}".rstrip()
-    ]
-
-
-def endpoint_render(
-    *, endpoint: PostbackEndpoint, conversion: Conversion, status: str, reason: str = ""
-) -> str:
-    params = endpoint.affiliate.tracker_params or []
-    values = macro_values(
-        network=conversion_network_values(
-            conversion, endpoint=endpoint, status=status, reason=reason
-        ),
-        tracker=conversion.tracker_values or {},
-        tracker_params=params,
-    )
-    return render_url(endpoint.url_template, values)
-
-
-def deliveries_build(
-    *,
-    conversion: Conversion,
-    endpoints: Sequence[PostbackEndpoint],
-    status: str,
-    reason: str = "",
-    now: datetime,
-) -> list[Delivery]:
-    """Delivery rows telling of `conversion` at `status`, for the endpoints that fire for it and
-    on that status (an endpoint that fires on approval only holds a pending sale, and never hears
-    of a rejected one). An endpoint whose template cannot be rendered is logged and skipped
-    (validation makes that rare)."""
-    deliveries = []
-    for endpoint in endpoints_firing(
-        endpoints, offer_id=conversion.offer_id, event_type_id=conversion.event_type_id
-    ):
-        if not lifecycle.fires(endpoint.fire_on, status):
-            continue
-        try:
-            url = endpoint_render(
-                endpoint=endpoint, conversion=conversion, status=status, reason=reason
-            )
-        except TemplateError as exc:
-            logger.error(
-                "endpoint %s cannot render for conversion %s: %s", endpoint.pk, conversion.pk, exc
-            )
-            continue
-        deliveries.append(
-            Delivery(
-                conversion=conversion,
-                endpoint=endpoint,
-                status=status,
-                url=url,
-                method=endpoint.method,
-                next_attempt_at=now,
-                enqueued_at=now,
-            )
-        )
-    return deliveries
 
 
 def conversion_deliveries_create(*, conversion: Conversion, now: datetime) -> list[int]:
