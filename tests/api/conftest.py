@@ -1,11 +1,13 @@
 """API test fixtures: tokens made the way operators make them, through create_api_token."""
 
 import io
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from rest_framework.test import APIClient
 
 from affiliates.models import Affiliate
@@ -27,6 +29,38 @@ def token_client(key: str) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
+
+
+def post_all_at_once(
+    key: str, url: str, payload: Any, *, threads: int, timeout: float = 60
+) -> list[tuple[int, Any]]:
+    """`threads` clients with the token `key` post `payload` to `url` at the same moment (a
+    barrier releases them together); their (status, body) answers, in thread order. An exception
+    in a thread fails the calling test."""
+    barrier = threading.Barrier(threads)
+    answers: list[tuple[int, Any] | BaseException | None] = [None] * threads
+
+    def post(index: int) -> None:
+        try:
+            client = token_client(key)
+            barrier.wait(timeout=10)
+            response = client.post(url, payload, format="json")
+            answers[index] = (response.status_code, response.json())
+        except BaseException as exc:  # handed to the main thread, which fails the test
+            answers[index] = exc
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=post, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=timeout)
+    assert not any(worker.is_alive() for worker in workers)
+    for answer in answers:
+        if isinstance(answer, BaseException):
+            raise answer
+    return [answer for answer in answers if isinstance(answer, tuple)]
 
 
 @pytest.fixture

@@ -5,46 +5,16 @@ Real threads, each with its own client and database connection, released togethe
 against the real PostgreSQL: the unique (transaction_id, event) constraint has to arbitrate.
 """
 
-import threading
 import uuid
-from typing import Any
 
 import pytest
-from django.db import connection
 
 from postbacks.models import Conversion, Delivery
-from tests.api.conftest import CONVERSIONS_URL, World, issue_token, token_client
+from tests.api.conftest import CONVERSIONS_URL, World, issue_token, post_all_at_once
 from tests.factories import PostbackEndpointFactory
 
 THREADS = 8
 ROUNDS = 5
-
-
-def post_all_at_once(key: str, payload: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
-    barrier = threading.Barrier(THREADS)
-    answers: list[tuple[int, dict[str, Any]] | BaseException | None] = [None] * THREADS
-
-    def post(index: int) -> None:
-        try:
-            client = token_client(key)
-            barrier.wait(timeout=10)
-            response = client.post(CONVERSIONS_URL, payload, format="json")
-            answers[index] = (response.status_code, response.json())
-        except BaseException as exc:  # handed to the main thread, which fails the test
-            answers[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=post, args=(n,)) for n in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not any(thread.is_alive() for thread in threads)
-    for answer in answers:
-        if isinstance(answer, BaseException):
-            raise answer
-    return [answer for answer in answers if isinstance(answer, tuple)]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -55,7 +25,13 @@ def test_identical_posts_at_the_same_moment_store_one_conversion(world: World) -
 
     for _ in range(ROUNDS):
         transaction_id = f"race-{uuid.uuid4()}"
-        answers = post_all_at_once(key, world.payload(transaction_id=transaction_id))
+        answers = post_all_at_once(
+            key,
+            CONVERSIONS_URL,
+            world.payload(transaction_id=transaction_id),
+            threads=THREADS,
+            timeout=30,
+        )
 
         statuses = sorted(status for status, _ in answers)
         assert statuses == [200] * (THREADS - 1) + [202]

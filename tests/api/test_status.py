@@ -3,7 +3,6 @@ optional `status` at ingest, and the status in the conversion's detail."""
 
 import io
 import json
-import threading
 import uuid
 from typing import Any
 
@@ -11,11 +10,17 @@ import pytest
 import yaml
 from django.contrib.auth.models import User
 from django.core.management import call_command
-from django.db import connection
 from rest_framework.test import APIClient
 
 from postbacks.models import Conversion, ConversionStatusChange, Delivery
-from tests.api.conftest import BATCH_URL, CONVERSIONS_URL, World, issue_token, token_client
+from tests.api.conftest import (
+    BATCH_URL,
+    CONVERSIONS_URL,
+    World,
+    issue_token,
+    post_all_at_once,
+    token_client,
+)
 from tests.factories import ConversionFactory
 
 pytestmark = pytest.mark.django_db
@@ -343,33 +348,6 @@ def test_the_schema_documents_both_status_routes() -> None:
 THREADS = 20
 
 
-def post_all_at_once(key: str, url: str, payload: dict[str, Any]) -> list[tuple[int, Any]]:
-    barrier = threading.Barrier(THREADS)
-    answers: list[tuple[int, Any] | BaseException | None] = [None] * THREADS
-
-    def post(index: int) -> None:
-        try:
-            client = token_client(key)
-            barrier.wait(timeout=10)
-            response = client.post(url, payload, format="json")
-            answers[index] = (response.status_code, response.json())
-        except BaseException as exc:  # handed to the main thread, which fails the test
-            answers[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=post, args=(n,)) for n in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads)
-    for answer in answers:
-        if isinstance(answer, BaseException):
-            raise answer
-    return [answer for answer in answers if isinstance(answer, tuple)]
-
-
 @pytest.mark.django_db(transaction=True)
 def test_the_same_change_posted_20_times_at_once_changes_once(world: World) -> None:
     key = issue_token("race-bot", "ingest")
@@ -383,7 +361,9 @@ def test_the_same_change_posted_20_times_at_once_changes_once(world: World) -> N
     assert created.status_code == 202
     pk = created.json()["id"]
 
-    answers = post_all_at_once(key, status_url(pk), {"status": "approved", "reason": "race"})
+    answers = post_all_at_once(
+        key, status_url(pk), {"status": "approved", "reason": "race"}, threads=THREADS
+    )
 
     assert [status for status, _ in answers] == [200] * THREADS
     assert sorted(body["changed"] for _, body in answers) == [False] * (THREADS - 1) + [True]
@@ -406,9 +386,9 @@ def test_overlapping_batches_posted_at_once_change_each_conversion_once(world: W
     changes = [change(f"o-{n}", "rejected") for n in range(10)]
     payloads = [{"changes": changes}, {"changes": changes[::-1]}]
 
-    answers = post_all_at_once(key, STATUS_BATCH_URL, payloads[0]) + post_all_at_once(
-        key, STATUS_BATCH_URL, payloads[1]
-    )
+    answers = post_all_at_once(
+        key, STATUS_BATCH_URL, payloads[0], threads=THREADS
+    ) + post_all_at_once(key, STATUS_BATCH_URL, payloads[1], threads=THREADS)
 
     assert {status for status, _ in answers} == {200}
     changed = sum(r["changed"] for _, body in answers for r in body["results"])
