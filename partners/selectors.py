@@ -9,6 +9,7 @@ from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from affiliates.models import Affiliate
+from config.api import MAX_ID
 from partners.redaction import url_redact
 from postbacks.models import Conversion, Delivery, DeliveryAttempt, PostbackEndpoint
 
@@ -83,6 +84,9 @@ def partner_endpoints(*, affiliate: Affiliate) -> list[EndpointView]:
 
 
 def partner_endpoint(*, affiliate: Affiliate, endpoint_id: int) -> PostbackEndpoint | None:
+    """One of the affiliate's endpoints; None for anyone else's, or an id no row can have."""
+    if endpoint_id > MAX_ID:
+        return None
     return PostbackEndpoint.objects.filter(affiliate=affiliate, pk=endpoint_id).first()
 
 
@@ -179,7 +183,10 @@ def partner_log(
 def partner_conversion(
     *, affiliate: Affiliate, conversion_id: int
 ) -> tuple[Conversion, list[LogRow]] | None:
-    """One of the affiliate's conversions and its postbacks; None for anyone else's."""
+    """One of the affiliate's conversions and its postbacks; None for anyone else's, or an id no
+    row can have."""
+    if conversion_id > MAX_ID:
+        return None
     conversion = (
         Conversion.objects.select_related("event_type", "offer")
         .filter(pk=conversion_id, affiliate=affiliate)

@@ -16,7 +16,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from affiliates.invites import invite_token_make
 from affiliates.models import Affiliate
 from affiliates.selectors import portal_base_url
-from config.api import MAX_ID
 from config.client_address import client_address
 from partners.actions import LimitReached, partner_endpoint_test, partner_replay_failed
 from partners.forms import (
@@ -184,11 +183,7 @@ def log(request: HttpRequest, affiliate: Affiliate) -> HttpResponse:
 @require_GET
 @partner_page
 def conversion(request: HttpRequest, affiliate: Affiliate, conversion_id: int) -> HttpResponse:
-    found = (
-        partner_conversion(affiliate=affiliate, conversion_id=conversion_id)
-        if conversion_id <= MAX_ID
-        else None
-    )
+    found = partner_conversion(affiliate=affiliate, conversion_id=conversion_id)
     if found is None:
         raise Http404
     item, rows = found
@@ -204,11 +199,7 @@ def conversion(request: HttpRequest, affiliate: Affiliate, conversion_id: int) -
 @require_POST
 @partner_page
 def endpoint_test(request: HttpRequest, affiliate: Affiliate, endpoint_id: int) -> HttpResponse:
-    endpoint = (
-        partner_endpoint(affiliate=affiliate, endpoint_id=endpoint_id)
-        if endpoint_id <= MAX_ID
-        else None
-    )
+    endpoint = partner_endpoint(affiliate=affiliate, endpoint_id=endpoint_id)
     if endpoint is None:
         raise Http404
     try:
@@ -252,11 +243,7 @@ def replay(request: HttpRequest, affiliate: Affiliate) -> HttpResponse:
 def change_request(request: HttpRequest, affiliate: Affiliate, endpoint_id: int) -> HttpResponse:
     """The setup form, pre-filled for this affiliate and endpoint, through an invite link: what
     it files is a verified SetupRequest for the account manager."""
-    endpoint = (
-        partner_endpoint(affiliate=affiliate, endpoint_id=endpoint_id)
-        if endpoint_id <= MAX_ID
-        else None
-    )
+    endpoint = partner_endpoint(affiliate=affiliate, endpoint_id=endpoint_id)
     if endpoint is None:
         raise Http404
     token = invite_token_make(affiliate=affiliate)

@@ -136,6 +136,8 @@ def test_an_affiliate_never_sees_another_affiliates_rows(signed_in, endpoint):
         signed_in.get(reverse("partner:change-request", args=[other_endpoint.pk])).status_code
         == 404
     )
+    assert signed_in.post(reverse("partner:endpoint-test", args=[2**70])).status_code == 404
+    assert signed_in.get(reverse("partner:change-request", args=[2**70])).status_code == 404
 
 
 def test_every_page_needs_a_session(client, endpoint):
