@@ -3,7 +3,7 @@ each one is sent, rendered from the endpoint's template. Ingest, status changes 
 build their deliveries here, so a rule about which postbacks go out lives in one place."""
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from postbacks import lifecycle
@@ -22,13 +22,31 @@ from postbacks.selectors import endpoints_firing
 logger = logging.getLogger(__name__)
 
 
+SigningKeys = Mapping[int, tuple[bytes, ...]]
+
+
+def signing_keys_for(endpoints: Iterable[PostbackEndpoint]) -> SigningKeys:
+    """The signing keys of those of `endpoints` whose template carries {signature}, read once
+    for a whole batch; no query at all when none does."""
+    signing = [endpoint.pk for endpoint in endpoints if "{signature}" in endpoint.url_template]
+    return endpoint_signing_keys(endpoint_ids=signing) if signing else {}
+
+
 def conversion_network_values(
-    conversion: Conversion, *, endpoint: PostbackEndpoint, status: str, reason: str
+    conversion: Conversion,
+    *,
+    endpoint: PostbackEndpoint,
+    status: str,
+    reason: str,
+    signing_keys: SigningKeys | None = None,
 ) -> dict[str, str]:
-    """The network macros of the postback that tells `endpoint` of `conversion` at `status`."""
+    """The network macros of the postback that tells `endpoint` of `conversion` at `status`
+    (`signing_keys`: read beforehand for a batch, else read here when the template signs)."""
     signing_key = None
     if "{signature}" in endpoint.url_template:
-        keys = endpoint_signing_keys(endpoint_ids=[endpoint.pk]).get(endpoint.pk, ())
+        if signing_keys is None:
+            signing_keys = signing_keys_for([endpoint])
+        keys = signing_keys.get(endpoint.pk, ())
         signing_key = keys[0] if keys else None
     return network_values(
         transaction_id=conversion.transaction_id,
@@ -69,12 +87,17 @@ def conversion_amount_notes(conversion: Conversion) -> list[str]:
 
 
 def endpoint_render(
-    *, endpoint: PostbackEndpoint, conversion: Conversion, status: str, reason: str = ""
+    *,
+    endpoint: PostbackEndpoint,
+    conversion: Conversion,
+    status: str,
+    reason: str = "",
+    signing_keys: SigningKeys | None = None,
 ) -> str:
     params = endpoint.affiliate.tracker_params or []
     values = macro_values(
         network=conversion_network_values(
-            conversion, endpoint=endpoint, status=status, reason=reason
+            conversion, endpoint=endpoint, status=status, reason=reason, signing_keys=signing_keys
         ),
         tracker=conversion.tracker_values or {},
         tracker_params=params,
@@ -89,20 +112,31 @@ def deliveries_build(
     status: str,
     reason: str = "",
     now: datetime,
+    signing_keys: SigningKeys | None = None,
 ) -> list[Delivery]:
     """Delivery rows telling of `conversion` at `status`, for the endpoints that fire for it and
     on that status (an endpoint that fires on approval only holds a pending sale, and never hears
     of a rejected one). An endpoint whose template cannot be rendered is logged and skipped
-    (validation makes that rare)."""
+    (validation makes that rare). A caller building for many conversions passes `signing_keys`
+    from `signing_keys_for` so the keys are read once, not once per postback."""
     deliveries = []
-    for endpoint in endpoints_firing(
-        endpoints, offer_id=conversion.offer_id, event_type_id=conversion.event_type_id
-    ):
-        if not lifecycle.fires(endpoint.fire_on, status):
-            continue
+    firing = [
+        endpoint
+        for endpoint in endpoints_firing(
+            endpoints, offer_id=conversion.offer_id, event_type_id=conversion.event_type_id
+        )
+        if lifecycle.fires(endpoint.fire_on, status)
+    ]
+    if signing_keys is None:
+        signing_keys = signing_keys_for(firing)
+    for endpoint in firing:
         try:
             url = endpoint_render(
-                endpoint=endpoint, conversion=conversion, status=status, reason=reason
+                endpoint=endpoint,
+                conversion=conversion,
+                status=status,
+                reason=reason,
+                signing_keys=signing_keys,
             )
         except TemplateError as exc:
             logger.error(

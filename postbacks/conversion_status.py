@@ -32,7 +32,7 @@ from django.db.models import Field
 from django.utils import timezone
 
 from postbacks import lifecycle, metrics
-from postbacks.conversion_postbacks import deliveries_build
+from postbacks.conversion_postbacks import deliveries_build, signing_keys_for
 from postbacks.delivery.queue import enqueue_ids
 from postbacks.models import Conversion, ConversionStatusChange, Delivery
 from postbacks.selectors import endpoints_by_affiliate
@@ -184,6 +184,7 @@ def _deliveries_create(changes: Sequence[_Change], *, now: datetime) -> dict[int
     endpoints = endpoints_by_affiliate(
         affiliate_ids={c.affiliate_id for c in conversions.values() if c.affiliate_id}
     )
+    signing_keys = signing_keys_for(e for listed in endpoints.values() for e in listed)
     deliveries = [
         delivery
         for change in changes
@@ -194,6 +195,7 @@ def _deliveries_create(changes: Sequence[_Change], *, now: datetime) -> dict[int
             status=change.to_status,
             reason=change.reason,
             now=now,
+            signing_keys=signing_keys,
         )
     ]
     for delivery in deliveries:

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from affiliates.models import Affiliate
 from postbacks import lifecycle, lookups
-from postbacks.conversion_postbacks import deliveries_build
+from postbacks.conversion_postbacks import deliveries_build, signing_keys_for
 from postbacks.delivery.queue import enqueue_ids
 from postbacks.ingest_answers import (
     ConversionFacts,
@@ -334,6 +334,7 @@ def conversions_ingest(*, items: Sequence[IngestItem]) -> list[IngestResult | Va
         endpoints = endpoints_by_affiliate(
             affiliate_ids={c.affiliate_id for _, c in new if c.affiliate_id is not None}
         )
+        signing_keys = signing_keys_for(e for listed in endpoints.values() for e in listed)
         deliveries = Delivery.objects.bulk_create(
             [
                 delivery
@@ -344,6 +345,7 @@ def conversions_ingest(*, items: Sequence[IngestItem]) -> list[IngestResult | Va
                     endpoints=endpoints.get(conversion.affiliate_id, []),
                     status=conversion.status,
                     now=now,
+                    signing_keys=signing_keys,
                 )
             ]
         )

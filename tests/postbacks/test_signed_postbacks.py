@@ -13,6 +13,8 @@ from urllib.parse import parse_qsl, urlsplit
 from uuid import uuid4
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
@@ -78,6 +80,29 @@ def test_a_signed_get_verifies_with_the_readme_snippet_and_a_tampered_one_does_n
     assert not verify({**params, "amount": "350.00"}, secret)
     assert not verify({**params, "status": "reversed"}, secret)
     assert not verify(params, endpoint_secret_rotate(endpoint=endpoint))  # another secret
+
+
+def test_a_signed_batch_reads_its_keys_once_and_signs_every_postback(receiver):
+    endpoint = _endpoint(receiver, SIGNED)
+    secret = endpoint_secret_rotate(endpoint=endpoint)
+    offer = OfferFactory.create()
+    items = [
+        IngestItem(
+            transaction_id=f"tx-batch-{n}",
+            event="signup",
+            offer_id=offer.network_offer_id,
+            affiliate_id=endpoint.affiliate.network_id,
+            tracker=f"trID_aff9-c{n}_trID",
+        )
+        for n in range(5)
+    ]
+    with CaptureQueriesContext(connection) as captured:
+        conversions_ingest(items=items)
+    secret_reads = [q for q in captured.captured_queries if "postbacks_endpointsecret" in q["sql"]]
+    assert len(secret_reads) == 1
+    verify = readme_verifier()
+    for delivery in Delivery.objects.filter(endpoint=endpoint):
+        assert verify(dict(parse_qsl(urlsplit(delivery.url).query)), secret)
 
 
 def test_without_a_secret_the_signature_is_empty(receiver):
