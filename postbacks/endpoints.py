@@ -44,6 +44,10 @@ ENDPOINT_FIELDS = (
     "status_values",
     "success_body",
 )
+# The fields an update copies as given; the others name rows (affiliate, offer, event types).
+_PLAIN_FIELDS = tuple(
+    name for name in ENDPOINT_FIELDS if name not in ("affiliate_id", "offer_id", "event_types")
+)
 
 
 def _affiliate(network_id: int) -> Affiliate:
@@ -126,16 +130,7 @@ def endpoint_update(*, endpoint: PostbackEndpoint, data: Mapping[str, Any]) -> P
     if "offer_id" in data:
         endpoint.offer = _offer(data["offer_id"])
     event_types = _event_types(data["event_types"]) if "event_types" in data else None
-    for name in (
-        "url_template",
-        "method",
-        "status",
-        "disabled_reason",
-        "test_link",
-        "fire_on",
-        "status_values",
-        "success_body",
-    ):
+    for name in _PLAIN_FIELDS:
         if name in data:
             setattr(endpoint, name, data[name])
     _endpoint_save(endpoint, event_types)
