@@ -5,6 +5,7 @@ import dataclasses
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -12,7 +13,7 @@ from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Field, Q
+from django.db.models import Field, Model, Q
 from django.utils import timezone
 
 from affiliates.models import Affiliate
@@ -218,7 +219,8 @@ def _as_repeat(result: IngestResult, item: IngestItem) -> IngestResult:
     )
 
 
-_INSERT_FIELDS = (
+_CONVERSION_FIELDS = (
+    "id",
     "transaction_id",
     "event_type",
     "offer",
@@ -233,34 +235,96 @@ _INSERT_FIELDS = (
     "attribution_error",
     "status",
 )
-_INSERT_CHUNK = 500
+# Conversions per statement (their deliveries ride in the same one).
+_INSERT_CHUNK = 1000
 
 
-def _conversions_insert(conversions: Sequence[Conversion]) -> dict[tuple[str, int], int]:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING: exactly the rows this call created, by
-    (transaction_id, event_type_id). A twin that got in first, even a moment ago from another
-    process, is simply not returned: the unique constraint is the arbiter, with no error."""
-    fields = [cast("Field[Any, Any]", Conversion._meta.get_field(name)) for name in _INSERT_FIELDS]
-    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
-    table = connection.ops.quote_name(Conversion._meta.db_table)
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    created: dict[tuple[str, int], int] = {}
+def _columns(model: type[Model], names: Sequence[str]) -> list["Field[Any, Any]"]:
+    return [cast("Field[Any, Any]", model._meta.get_field(name)) for name in names]
+
+
+def _rows_sql(
+    objects: Sequence[Model], fields: Sequence["Field[Any, Any]"], params: list[Any]
+) -> str:
+    """VALUES rows for `objects`, each value cast to its column's type (a VALUES list that is
+    not an INSERT's own infers its types from the values, and an all-NULL column is text);
+    the values are appended to `params`, prepared as Model.save prepares them."""
+    row = "(" + ", ".join(f"%s::{f.db_type(connection)}" for f in fields) + ")"
+    for obj in objects:
+        for field in fields:
+            params.append(field.get_db_prep_save(field.pre_save(obj, add=True), connection))
+    return ", ".join([row] * len(objects))
+
+
+def _conversion_ids_take(count: int) -> list[int]:
+    """Ids for `count` new conversions, from the table's own sequence: the postbacks' URLs carry
+    the conversion id, so they are rendered before the row is written. A conversion that turns
+    out to be a repeat leaves its id unused (a gap, as any rolled-back insert leaves)."""
+    if not count:
+        return []
+    table = Conversion._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [table, count],
+        )
+        return [pk for (pk,) in cursor.fetchall()]
+
+
+def _conversions_insert(
+    conversions: Sequence[Conversion], deliveries: Sequence[Delivery]
+) -> dict[int, list[int]]:
+    """Store the conversions (ids already taken) and their deliveries in one statement a chunk:
+    INSERT ... ON CONFLICT DO NOTHING for the conversions, and, in the same statement, the
+    deliveries of exactly the conversions that statement created. A twin that got in first,
+    even a moment ago from another process, is simply not created, and neither are the
+    deliveries built for it: the unique constraint is the arbiter, with no error. Returns the
+    created conversions' ids, each with its delivery ids in order.
+
+    One statement is its own transaction outside an atomic block: a conversion is never
+    committed without its deliveries, and the ingest pays one round trip for the write."""
+    quote = connection.ops.quote_name
+    conversion_fields = _columns(Conversion, _CONVERSION_FIELDS)
+    delivery_fields = [
+        cast("Field[Any, Any]", f) for f in Delivery._meta.concrete_fields if not f.primary_key
+    ]
+    by_conversion: dict[int, list[Delivery]] = defaultdict(list)
+    for delivery in deliveries:
+        by_conversion[cast(int, delivery.conversion_id)].append(delivery)
+    created: dict[int, list[int]] = {}
     for start in range(0, len(conversions), _INSERT_CHUNK):
         chunk = conversions[start : start + _INSERT_CHUNK]
         params: list[Any] = []
-        for conversion in chunk:
-            for field in fields:
-                value = getattr(conversion, field.attname)
-                params.append(field.get_db_prep_save(value, connection))
+        conversion_rows = _rows_sql(chunk, conversion_fields, params)
+        chunk_deliveries = [d for c in chunk for d in by_conversion[cast(int, c.pk)]]
+        conversion_columns = ", ".join(quote(str(f.column)) for f in conversion_fields)
+        delivery_columns = ", ".join(quote(str(f.column)) for f in delivery_fields)
+        deliveries_sql = ""
+        if chunk_deliveries:
+            delivery_rows = _rows_sql(chunk_deliveries, delivery_fields, params)
+            deliveries_sql = (
+                f", d AS (INSERT INTO {quote(Delivery._meta.db_table)} ({delivery_columns}) "  # noqa: S608
+                f"SELECT * FROM (VALUES {delivery_rows}) AS v ({delivery_columns}) "
+                f"WHERE v.conversion_id IN (SELECT id FROM c) "
+                "RETURNING id, conversion_id) "
+                "SELECT id, NULL FROM c UNION ALL SELECT conversion_id, id FROM d"
+            )
+        else:
+            deliveries_sql = " SELECT id, NULL FROM c"
         sql = (
-            f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * len(chunk))} "  # noqa: S608
-            "ON CONFLICT (transaction_id, event_type_id) DO NOTHING "
-            "RETURNING id, transaction_id, event_type_id"
+            f"WITH c AS (INSERT INTO {quote(Conversion._meta.db_table)} ({conversion_columns}) "  # noqa: S608
+            f"VALUES {conversion_rows} "
+            "ON CONFLICT (transaction_id, event_type_id) DO NOTHING RETURNING id)" + deliveries_sql
         )
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            for pk, transaction_id, event_type_id in cursor.fetchall():
-                created[(transaction_id, event_type_id)] = pk
+            rows = cursor.fetchall()
+        for conversion_id, delivery_id in rows:
+            listed = created.setdefault(conversion_id, [])
+            if delivery_id is not None:
+                listed.append(delivery_id)
+    for listed in created.values():
+        listed.sort()
     return created
 
 
@@ -320,44 +384,41 @@ def conversions_ingest(*, items: Sequence[IngestItem]) -> list[IngestResult | Va
                 ),
             )
         )
-    with transaction.atomic():
-        created = _conversions_insert([c for _, c in candidates])
-        new: list[tuple[int, Conversion]] = []
-        old: list[tuple[int, Conversion]] = []
-        for index, conversion in candidates:
-            pk = created.get((conversion.transaction_id, conversion.event_type_id))
-            if pk is None:
-                old.append((index, conversion))
-            else:
-                conversion.pk = pk
-                new.append((index, conversion))
-        endpoints = endpoints_by_affiliate(
-            affiliate_ids={c.affiliate_id for _, c in new if c.affiliate_id is not None}
+    endpoints = endpoints_by_affiliate(
+        affiliate_ids={c.affiliate_id for _, c in candidates if c.affiliate_id is not None}
+    )
+    signing_keys = signing_keys_for(e for listed in endpoints.values() for e in listed)
+    for (_, conversion), pk in zip(candidates, _conversion_ids_take(len(candidates)), strict=True):
+        conversion.pk = pk
+    built = [
+        delivery
+        for _, conversion in candidates
+        if conversion.affiliate_id is not None
+        for delivery in deliveries_build(
+            conversion=conversion,
+            endpoints=endpoints.get(conversion.affiliate_id, []),
+            status=conversion.status,
+            now=now,
+            signing_keys=signing_keys,
         )
-        signing_keys = signing_keys_for(e for listed in endpoints.values() for e in listed)
-        deliveries = Delivery.objects.bulk_create(
-            [
-                delivery
-                for _, conversion in new
-                if conversion.affiliate_id is not None
-                for delivery in deliveries_build(
-                    conversion=conversion,
-                    endpoints=endpoints.get(conversion.affiliate_id, []),
-                    status=conversion.status,
-                    now=now,
-                    signing_keys=signing_keys,
-                )
-            ]
-        )
-        delivery_ids = [d.pk for d in deliveries]
+    ]
+    # Several statements (a batch over _INSERT_CHUNK) commit together; one needs no BEGIN.
+    with transaction.atomic() if len(candidates) > _INSERT_CHUNK else nullcontext():
+        created = _conversions_insert([c for _, c in candidates], built)
+        delivery_ids = sorted(pk for listed in created.values() for pk in listed)
         transaction.on_commit(lambda: enqueue_ids(delivery_ids))
-    by_conversion: dict[int, list[int]] = defaultdict(list)
-    for delivery in deliveries:
-        by_conversion[delivery.conversion_id].append(delivery.pk)  # type: ignore[index]
+    new: list[tuple[int, Conversion]] = []
+    old: list[tuple[int, Conversion]] = []
+    for index, conversion in candidates:
+        if conversion.pk in created:
+            new.append((index, conversion))
+        else:
+            conversion.pk = None
+            old.append((index, conversion))
     for index, conversion in new:
         results[index] = _new_result(
             conversion,
-            by_conversion[conversion.pk],
+            created[conversion.pk],
             endpoints.get(conversion.affiliate_id, []) if conversion.affiliate_id else [],
         )
     for index, result in _stored(keys={i: c for i, c in old}).items():
