@@ -75,6 +75,27 @@ def endpoints_by_affiliate(
     return grouped
 
 
+_affiliate_reader: list[RowReader[Affiliate]] = []
+
+
+def affiliates_by_network_id(*, network_ids: Collection[int]) -> dict[int, Affiliate]:
+    """Affiliates by their network id, in one statement built once (read on every ingest)."""
+    if not network_ids:
+        return {}
+    if not _affiliate_reader:
+        _affiliate_reader.append(RowReader(Affiliate))
+    read = _affiliate_reader[0]
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {read.select_list('a')} FROM {quote(Affiliate._meta.db_table)} a "  # noqa: S608
+            "WHERE a.network_id = ANY(%s)",
+            [list(network_ids)],
+        )
+        found = [read.read(row) for row in cursor.fetchall()]
+    return {affiliate.network_id: affiliate for affiliate in found}
+
+
 def endpoints_firing(
     endpoints: Sequence[PostbackEndpoint], *, offer_id: int, event_type_id: int
 ) -> list[PostbackEndpoint]:

@@ -28,7 +28,11 @@ from postbacks.ingest_answers import (
     repeat_ignored,
 )
 from postbacks.models import Conversion, Delivery, PostbackEndpoint
-from postbacks.selectors import endpoints_by_affiliate, endpoints_firing
+from postbacks.selectors import (
+    affiliates_by_network_id,
+    endpoints_by_affiliate,
+    endpoints_firing,
+)
 from postbacks.tracker import TrackerError, parse_tracker, split_network_id
 
 logger = logging.getLogger(__name__)
@@ -53,9 +57,7 @@ class AffiliateBook:
                 found = self.network_id_in(tracker.strip())
                 if found is not None:
                     wanted.add(found)
-        self.by_network_id = {
-            a.network_id: a for a in Affiliate.objects.filter(network_id__in=wanted)
-        }
+        self.by_network_id = affiliates_by_network_id(network_ids=wanted)
 
     def network_id_in(self, tracker: str) -> int | None:
         """The leading network id, by the affiliates' prefixes (asked again from the database
