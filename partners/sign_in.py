@@ -8,9 +8,14 @@ the affiliate and its session epoch; revoking moves the epoch on and ends every 
 Every way a link can fail (used, expired, forged, made for another affiliate or for another
 purpose) gives the one message of SignInError: the page never says which, so it tells nobody
 what a guessed link got right.
+
+Asking for a link does the same work for a known and an unknown address: one lookup and one job
+on the RQ mail queue, which the delivery worker runs (partners/jobs.py). The mail is sent there,
+so the answer's timing does not say whether the address is an affiliate's.
 """
 
 import logging
+from collections.abc import Sequence
 
 from django.conf import settings
 from django.core import signing
@@ -22,13 +27,20 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from affiliates.models import Affiliate
+from config.redis_tools import REDIS_ERRORS
 from partners.models import PartnerAccess
+from postbacks.delivery.rq_queue import get_mail_queue
 
 logger = logging.getLogger(__name__)
 
 LINK_SALT = "partner-sign-in"
+SEND_LINKS_JOB = "partners.jobs.send_sign_in_links"
 SESSION_AFFILIATE = "partner_affiliate"
 SESSION_EPOCH = "partner_epoch"
+
+
+class SignInMailUnavailable(Exception):
+    """The mail job could not be queued (Redis is away): nothing is sent, for any address."""
 
 
 class SignInError(Exception):
@@ -123,11 +135,34 @@ def sign_in_link_send(*, affiliate: Affiliate, base_url: str, language: str | No
     send_mail(subject, body, None, [affiliate.email], fail_silently=False)
 
 
+def sign_in_links_send(*, affiliate_ids: Sequence[int], base_url: str, language: str) -> None:
+    """E-mail a fresh link to each of these affiliates that still exists and has an address.
+    Run again (RQ may run a job twice), it sends new links; using any one voids the others."""
+    for affiliate in Affiliate.objects.filter(pk__in=affiliate_ids).order_by("pk"):
+        sign_in_link_send(affiliate=affiliate, base_url=base_url, language=language)
+
+
 def sign_in_link_request(*, email: str, base_url: str) -> None:
-    """Send a sign-in link to every affiliate with this address; nothing for an unknown one.
-    The caller answers the same either way (and has counted the request against its limits)."""
-    for affiliate in Affiliate.objects.filter(email__iexact=email.strip()).order_by("pk"):
-        sign_in_link_send(affiliate=affiliate, base_url=base_url)
+    """Queue the sending of a link to every affiliate with this address. An unknown address
+    queues a job too, with no affiliate in it: the request does the same work either way. The
+    caller answers the same either way (and has counted the request against its limits).
+
+    The job names the affiliates' ids rather than the address: addresses are not written to
+    Redis as they are (partners/limits.py hashes them for the same reason). Raises
+    SignInMailUnavailable when the job cannot be queued. Nothing is sent inline then: that would
+    make a known address's answer slow again exactly while Redis is away, and the limits refuse
+    without Redis anyway, so the form answers 503 for every address."""
+    affiliate_ids = list(
+        Affiliate.objects.filter(email__iexact=email.strip())
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    try:
+        get_mail_queue().enqueue(SEND_LINKS_JOB, affiliate_ids, base_url, language, result_ttl=0)
+    except REDIS_ERRORS as exc:
+        logger.warning("sign-in link not queued: Redis unavailable: %s", exc)
+        raise SignInMailUnavailable from exc
 
 
 def partner_session_start(*, request: HttpRequest, affiliate: Affiliate, epoch: int) -> None:

@@ -37,6 +37,7 @@ from partners.selectors import (
 )
 from partners.sign_in import (
     SignInError,
+    SignInMailUnavailable,
     partner_session_affiliate,
     partner_session_end,
     partner_session_start,
@@ -106,7 +107,10 @@ def sign_in(request: HttpRequest) -> HttpResponse:
         return _unavailable(request)
     if not allowed:
         return _too_many(request)
-    sign_in_link_request(email=email, base_url=portal_base_url(request=request))
+    try:
+        sign_in_link_request(email=email, base_url=portal_base_url(request=request))
+    except SignInMailUnavailable:
+        return _unavailable(request)
     return redirect("partner:sign-in-sent")
 
 

@@ -179,6 +179,9 @@ CONTENT_SECURITY_POLICY = {
 # ------------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="postbacks@localhost")
+# Seconds an SMTP connection may take: sign-in links are sent by the delivery worker, whose
+# intake of postback jobs waits while a mail is being sent (Django's default never gives up).
+EMAIL_TIMEOUT = env.int("DJANGO_EMAIL_TIMEOUT", default=10)
 
 # ------------------------------------------------------------------------------
 # Redis and RQ
@@ -187,6 +190,8 @@ REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 RQ_QUEUES = {
     "postbacks": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300},
     "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300},
+    # Sign-in links to affiliates, sent by the delivery worker (run_delivery_worker).
+    "mail": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 60},
 }
 RQ_SHOW_ADMIN_LINK = True
 

@@ -1,5 +1,6 @@
 """The postbacks queue as RQ holds it: its name, the Queue on the shared Redis client, and how
-many jobs wait on it and workers listen to it.
+many jobs wait on it and workers listen to it. Beside it the mail queue, which the same delivery
+worker serves (sign-in links: partners/sign_in.py), so that every RQ queue handle lives here.
 
 The floor under delivery/queue.py (which enqueues and sweeps): it imports nothing of the
 delivery stack, so the dashboard and the metrics read the queue's state without pulling it in.
@@ -17,11 +18,21 @@ from config.redis_tools import REDIS_ERRORS, redis_client
 logger = logging.getLogger(__name__)
 
 QUEUE_NAME = "postbacks"
+MAIL_QUEUE_NAME = "mail"
 
 
 def get_queue() -> Queue:
     """The postbacks queue (as RQ_QUEUES configures it), on this process's Redis client."""
     return django_rq.get_queue(QUEUE_NAME, serializer=JSONSerializer, connection=redis_client())
+
+
+def get_mail_queue() -> Queue:
+    """The mail queue (as RQ_QUEUES configures it), on this process's Redis client. Its jobs go
+    to Redis at once, even inside a transaction (django-rq's default waits for the commit): the
+    caller learns there and then whether Redis took the job."""
+    return django_rq.get_queue(
+        MAIL_QUEUE_NAME, serializer=JSONSerializer, connection=redis_client(), commit_mode="auto"
+    )
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,12 @@ import pytest
 from django.core import mail
 from django.db import connection
 from django.utils import timezone
+from rq import Queue
 from rq.job import Job
 
 from affiliates.models import SetupRequest
 from affiliates.setup_requests import setup_request_approve
-from postbacks.delivery.rq_queue import get_queue
+from postbacks.delivery.rq_queue import get_mail_queue, get_queue
 from postbacks.models import Delivery
 from tests.e2e.conftest import screenshot
 from tests.factories import (
@@ -49,15 +50,14 @@ WORDS = {
 }
 
 
-def _run_queued_jobs_in_another_thread() -> None:
-    """Run the jobs the replay queued, as a worker would. Beside this thread: the sender uses
-    asyncio.run, which Playwright's running loop forbids here (and RQ's own worker wants the main
-    thread for its signal handlers)."""
+def _run_queued_jobs_in_another_thread(queue: Queue) -> None:
+    """Run the jobs waiting on `queue` (the replay's, the sign-in mail), as a worker would. Beside
+    this thread: the sender uses asyncio.run, which Playwright's running loop forbids here (and
+    RQ's own worker wants the main thread for its signal handlers)."""
     errors: list[BaseException] = []
 
     def work() -> None:
         try:
-            queue = get_queue()
             for job_id in queue.job_ids:
                 job = Job.fetch(job_id, connection=queue.connection, serializer=queue.serializer)
                 queue.remove(job_id)
@@ -108,6 +108,7 @@ def test_an_affiliate_signs_in_sees_a_failure_replays_and_sees_it_succeed(
         page.click(f'button:has-text("{words["send"]}")')
         assert words["sent"] in page.locator("#link-sent").inner_text()
 
+        _run_queued_jobs_in_another_thread(get_mail_queue())
         link = re.search(r"https?://\S+/partner/sign-in/[^/\s]+/", str(mail.outbox[-1].body))
         assert link
         page.goto(link.group(0))
@@ -146,7 +147,7 @@ def test_an_affiliate_signs_in_sees_a_failure_replays_and_sees_it_succeed(
         page.fill("#id_since", since)
         page.click("#replay-button")
         assert page.locator("#replay-outcome").inner_text() == words["replayed"]
-        _run_queued_jobs_in_another_thread()
+        _run_queued_jobs_in_another_thread(get_queue())
         assert [r.path for r in receiver.received] == ["/pb?cid=c0ffee"]
 
         page.click("#back-to-log")

@@ -1,6 +1,7 @@
 """Signing in to /partner/ by e-mailed link: signed, single use, 15 minutes, one answer for known
 and unknown addresses, rate-limited, bound to one affiliate, revocable by the account manager."""
 
+import io
 import re
 import threading
 import time
@@ -8,14 +9,24 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.core import mail, signing
+from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
 
 from affiliates.invites import invite_token_make
-from partners.sign_in import LINK_SALT, SignInError, sign_in_link_use, sign_in_token_make
+from partners.sign_in import (
+    LINK_SALT,
+    SEND_LINKS_JOB,
+    SignInError,
+    SignInMailUnavailable,
+    sign_in_link_request,
+    sign_in_link_use,
+    sign_in_token_make,
+)
+from postbacks.delivery.rq_queue import get_mail_queue
 from tests.affiliates.test_setup_form import redis_away
 from tests.factories import AffiliateFactory, UserFactory
-from tests.partners.conftest import mailed_link, sign_in
+from tests.partners.conftest import mailed_link, run_mail_jobs, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -30,6 +41,7 @@ def test_a_known_address_gets_a_link_that_signs_in_once(client, affiliate):
     response = client.post(reverse("partner:sign-in"), {"email": "ACME@example.com"})
     assert response.status_code == 302
     assert response["Location"] == reverse("partner:sign-in-sent")
+    assert run_mail_jobs() == 1
     assert mail.outbox[0].to == ["acme@example.com"]
     link = mailed_link()
     # Opening the link (a mail scanner does) does not use it up: only the button's POST does.
@@ -49,7 +61,48 @@ def test_known_and_unknown_addresses_get_the_same_answer(client, affiliate):
     assert known.redirect_chain == unknown.redirect_chain
     # The pages differ only by the CSRF token, masked afresh for every answer.
     assert _without_csrf(known.content) == _without_csrf(unknown.content)
+    assert run_mail_jobs() == 2
     assert len(mail.outbox) == 1
+
+
+def test_asking_sends_nothing_itself_and_queues_one_job_for_known_and_unknown_alike(
+    client, affiliate
+):
+    for email in (affiliate.email, "nobody@example.com"):
+        assert client.post(reverse("partner:sign-in"), {"email": email}).status_code == 302
+    # Nothing mailed inside the request: a known address's answer is not slower.
+    assert mail.outbox == []
+    queue = get_mail_queue()
+    known, unknown = queue.get_jobs()
+    assert known.func_name == unknown.func_name == SEND_LINKS_JOB
+    assert known.args == [[affiliate.pk], "http://testserver", "en"]
+    assert unknown.args == [[], "http://testserver", "en"]
+    # The job names affiliates by id: the address itself is not written to Redis.
+    for job in (known, unknown):
+        assert b"example.com" not in queue.connection.hget(job.key, "data")
+    run_mail_jobs()
+    assert [m.to for m in mail.outbox] == [[affiliate.email]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_delivery_worker_sends_the_queued_sign_in_mail(client):
+    affiliate = AffiliateFactory.create(name="Acme Media", email="acme@example.com")
+    client.post(reverse("partner:sign-in"), {"email": affiliate.email})
+    assert mail.outbox == []
+    # The worker `make run` and `make worker` start, as they start it.
+    call_command("run_delivery_worker", "--burst", "--no-sweep", stdout=io.StringIO())
+    assert get_mail_queue().count == 0
+    assert [m.to for m in mail.outbox] == [[affiliate.email]]
+    assert client.post(mailed_link()).status_code == 302
+
+
+def test_while_redis_is_away_no_job_is_queued_and_nobody_is_mailed(affiliate, settings):
+    redis_away(settings)
+    # Refused alike for a known and an unknown address, and nothing sent inline instead.
+    for email in (affiliate.email, "nobody@example.com"):
+        with pytest.raises(SignInMailUnavailable):
+            sign_in_link_request(email=email, base_url="https://portal.example")
+    assert mail.outbox == []
 
 
 @pytest.mark.parametrize("case", ["used", "expired", "forged", "other_purpose", "changed"])
@@ -102,6 +155,7 @@ def test_sign_in_links_are_rate_limited_per_address_and_per_client(client, affil
         )
     refused = client.post(reverse("partner:sign-in"), {"email": affiliate.email})
     assert refused.status_code == 429
+    assert run_mail_jobs() == 2
     assert len(mail.outbox) == 2
     # The same limit for an unknown address: the limit says nothing about who is known.
     for _ in range(2):

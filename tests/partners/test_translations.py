@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core import mail
 from django.urls import reverse
 
-from tests.partners.conftest import mailed_link
+from tests.partners.conftest import mailed_link, run_mail_jobs
 
 # What `make messages` reads: the apps' code and the templates.
 SOURCES = ("affiliates", "config", "offers", "partners", "postbacks", "templates", "locale")
@@ -95,6 +95,8 @@ def test_the_admin_and_the_api_stay_english_for_a_french_browser(admin_client):
 @pytest.mark.django_db
 def test_a_sign_in_link_asked_in_french_arrives_in_french(client, affiliate):
     client.post(reverse("partner:sign-in"), {"email": affiliate.email}, HTTP_ACCEPT_LANGUAGE="fr")
+    # The job runs in no request, in English: the language of the asking browser travels with it.
+    run_mail_jobs()
     (message,) = mail.outbox
     assert message.subject == "Connectez-vous à votre page de postbacks"
     assert "Il fonctionne une seule fois, pendant 15 minutes" in message.body

@@ -16,7 +16,6 @@ from pathlib import Path
 import django_rq.settings
 import pytest
 from django.conf import settings as django_settings
-from django.db import connection
 from django.utils import timezone
 from redis import Redis
 from rq import Callback, Worker
@@ -27,30 +26,13 @@ from postbacks.mending import deliveries_replay
 from postbacks.models import Delivery
 from postbacks.services import IngestItem, conversions_ingest
 from tests.api.conftest import CONVERSIONS_URL, issue_token, token_client
+from tests.drills import child_env, free_port, stop, wait_until
 from tests.factories import AffiliateFactory, OfferFactory, PostbackEndpointFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 State = Delivery.State
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def worker_env(redis_url: str, **extra: str) -> dict[str, str]:
-    db = connection.settings_dict
-    env = dict(os.environ)
-    env.update(
-        DJANGO_SETTINGS_MODULE="config.settings.test",
-        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        REDIS_URL=redis_url,
-        **extra,
-    )
-    return env
 
 
 def start_worker(env: dict[str, str], log: Path | None = None) -> subprocess.Popen[bytes]:
@@ -63,25 +45,6 @@ def start_worker(env: dict[str, str], log: Path | None = None) -> subprocess.Pop
             stdout=output,
             stderr=subprocess.STDOUT,
         )
-
-
-def wait_until(predicate, timeout: float, what: str, explain=None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}" + (f"; {explain()}" if explain else ""))
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _ingest(affiliate, offer, count: int) -> None:
@@ -122,7 +85,7 @@ def test_worker_killed_mid_batch_loses_nothing(receiver):
     _ingest(affiliate, offer, 60)
     # A job the killed worker had taken is lost with it: its deliveries are queued again once
     # their queue entry is POSTBACK_REQUEUE_AFTER old, claims of sent ones are harmless no-ops.
-    env = worker_env(
+    env = child_env(
         django_settings.RQ_QUEUES["postbacks"]["URL"],
         POSTBACK_LEASE_SECONDS="2",
         POSTBACK_REQUEUE_AFTER="3",
@@ -220,7 +183,7 @@ def test_redis_outage_delays_postbacks_but_loses_none(receiver, private_redis, c
     assert Delivery.objects.filter(state=State.PENDING, enqueued_at__isnull=True).count() == 20
     private_redis["start"]()
     assert client.get("/healthz").status_code == 200
-    worker = start_worker(worker_env(str(private_redis["url"])))
+    worker = start_worker(child_env(str(private_redis["url"])))
     try:
         wait_until(_all_succeeded, 30, "every delivery after Redis came back", _states)
     finally:
@@ -242,7 +205,7 @@ def test_replay_while_redis_is_down_is_kept_and_sent_later(receiver, private_red
     assert (replay.delivery_ids, replay.queued) == ([delivery.pk], False)
     assert Delivery.objects.get().state == State.PENDING
     private_redis["start"]()
-    worker = start_worker(worker_env(str(private_redis["url"])))
+    worker = start_worker(child_env(str(private_redis["url"])))
     try:
         wait_until(_all_succeeded, 30, "the replayed delivery", _states)
     finally:
@@ -282,7 +245,7 @@ def test_worker_rides_out_redis_killed_three_times_during_ingest(receiver, priva
     api = token_client(issue_token("ingest-bot", "ingest"))
     url = str(private_redis["url"])
     log = tmp_path / "worker.log"
-    worker = start_worker(worker_env(url), log)
+    worker = start_worker(child_env(url), log)
     alive_at_each_kill: list[bool] = []
     drill_over = threading.Event()
 
@@ -349,7 +312,7 @@ def test_worker_logs_an_outage_once_when_redis_goes_and_once_when_it_is_back(
     )
     api = token_client(issue_token("ingest-bot", "ingest"))
     log = tmp_path / "worker.log"
-    worker = start_worker(worker_env(str(private_redis["url"])), log)
+    worker = start_worker(child_env(str(private_redis["url"])), log)
     try:
         assert _post_conversion(api, affiliate, offer, "before") == 202
         assert receiver.wait_for(1, timeout=20), "the worker never sent the first postback"
@@ -379,7 +342,7 @@ def test_sigterm_stops_the_worker_cleanly_while_redis_is_away(receiver, private_
     )
     _ingest(affiliate, offer, 1)
     log = tmp_path / "worker.log"
-    worker = start_worker(worker_env(str(private_redis["url"])), log)
+    worker = start_worker(child_env(str(private_redis["url"])), log)
     try:
         assert receiver.wait_for(1, timeout=20), "the worker never sent the postback"
         private_redis["kill"]()
@@ -399,7 +362,7 @@ def test_worker_started_while_redis_is_away_waits_for_it(receiver, private_redis
     private_redis["stop"]()
     _ingest(affiliate, offer, 1)
     log = tmp_path / "worker.log"
-    worker = start_worker(worker_env(str(private_redis["url"])), log)
+    worker = start_worker(child_env(str(private_redis["url"])), log)
     try:
         wait_until(lambda: "Redis unavailable" in log.read_text(), 20, "the worker to wait")
         assert worker.poll() is None, log.read_text()

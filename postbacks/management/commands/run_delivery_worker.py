@@ -1,17 +1,19 @@
-"""`make worker`: deliver postbacks (RQ queue "postbacks") and run the periodic sweep."""
+"""`make worker`: deliver postbacks (RQ queue "postbacks"), send the mail queued on "mail", and
+run the periodic sweep."""
 
 from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from postbacks.delivery.rq_queue import QUEUE_NAME, get_queue
+from postbacks.delivery.rq_queue import MAIL_QUEUE_NAME, QUEUE_NAME, get_mail_queue, get_queue
 from postbacks.delivery.worker import DeliveryWorker
 
 
 class Command(BaseCommand):
     help = (
         "Run a postback delivery worker in the foreground: an RQ worker on the 'postbacks' queue "
-        "that keeps many postbacks in flight, plus the sweep that re-queues due deliveries. "
+        "that keeps many postbacks in flight, and on the 'mail' queue (sign-in links), plus the "
+        "sweep that re-queues due deliveries. "
         "SIGTERM or Ctrl-C finishes the postbacks in flight, then stops. A Redis outage is "
         "waited out, however long."
     )
@@ -31,14 +33,20 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         queue = get_queue()
+        # Mail first: its jobs are few (sign-in links, limited per address and per client) and
+        # a link expires in minutes, so it must not wait behind a backlog of postback jobs. A
+        # slow mail server holds up the intake of postback jobs for at most EMAIL_TIMEOUT; the
+        # postbacks in flight carry on in the engine meanwhile.
         worker = DeliveryWorker(
-            [queue],
+            [get_mail_queue(), queue],
             connection=queue.connection,
             name=options["name"],
             sweep=not options["no_sweep"],
             log_job_description=False,
         )
-        self.stdout.write(f"delivery worker {worker.name} on queue {QUEUE_NAME!r}")
+        self.stdout.write(
+            f"delivery worker {worker.name} on queues {MAIL_QUEUE_NAME!r}, {QUEUE_NAME!r}"
+        )
         worker.work(
             burst=options["burst"],
             max_jobs=options["max_jobs"],
