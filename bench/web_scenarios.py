@@ -476,8 +476,9 @@ def load_sweep(stack: Stack, fixture: loaders.Fixture, base: str, token: str) ->
                 + ("; broke here: the sweep stops" if broke else ""),
             )
         )
-        if broke:
+        if steady.failures:
             stack.restart_web()
+        if broke:
             break
     return figures
 
