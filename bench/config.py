@@ -13,6 +13,10 @@ DB_NAME = os.environ.get("BENCH_DB_NAME", "postback_bench")
 PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
 REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "9"))
 REDIS_BASE = os.environ.get("BENCH_REDIS_BASE", "redis://127.0.0.1:6379")
+# Baseline (e)'s Celery broker: a Redis db of its own, emptied before it runs.
+CELERY_REDIS_URL = f"{REDIS_BASE}/{int(os.environ.get('BENCH_CELERY_REDIS_DB', '10'))}"
+# Baseline (d)'s own database (bench/afternoon/), made and dropped like ours.
+AFTERNOON_DB_NAME = f"{DB_NAME}_afternoon"
 # Deliveries that hang are given up after this many seconds (production: 15 s; docs/spec.md §6).
 TOTAL_TIMEOUT = 5.0
 
@@ -41,11 +45,18 @@ class Options:
     batch_clients: int = 2
     e2e_rate: int = 200
     e2e_seconds: float = 20.0
+    # Offered load, doubling until the API breaks (< 90 % accepted, or p99 over 5 s).
+    sweep_rates: tuple[int, ...] = (100, 200, 400, 800, 1600, 3200, 6400)
+    sweep_seconds: float = 8.0
+    # Deliveries as production makes them: single ingests offered at the backlog figure's rate.
+    production_seconds: float = 10.0
+    celery_n: int = 2_000
     memory_n: int = 100_000
     rq_n: int = 300
     sequential_n: int = 3_000
     big_tables: bool = True
-    big_conversions: int = 1_000_000
+    # The big affiliate's deliveries (and conversions; 1 % more are unattributed).
+    big_deliveries: int = 1_000_000
     big_attempts_per_delivery: int = 3
     admin_requests: int = 5
     receiver_procs: int = 2
@@ -54,6 +65,7 @@ class Options:
     web_workers: int = field(default_factory=lambda: (os.cpu_count() or 1) + 1)
     web_threads: int = 4
     web_port: int = 28000
+    afternoon_port: int = 28001
     write_docs: bool = True
 
     @classmethod
@@ -68,10 +80,13 @@ class Options:
             "ingest_seconds": 3.0,
             "batch_requests": 4,
             "e2e_seconds": 6.0,
+            "sweep_seconds": 3.0,
+            "production_seconds": 4.0,
+            "celery_n": 300,
             "memory_n": 10_000,
             "rq_n": 60,
             "sequential_n": 500,
-            "big_conversions": 50_000,
+            "big_deliveries": 50_000,
             "admin_requests": 3,
             "write_docs": False,
         }
@@ -81,6 +96,10 @@ class Options:
     @property
     def database_url(self) -> str:
         return f"{PG_URL}/{DB_NAME}"
+
+    @property
+    def afternoon_database_url(self) -> str:
+        return f"{PG_URL}/{AFTERNOON_DB_NAME}"
 
     @property
     def redis_url(self) -> str:

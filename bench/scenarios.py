@@ -1,16 +1,11 @@
-"""The scenarios of issue 5. Each returns Figures; the orchestration is in bench/run.py."""
+"""The delivery scenarios of issue 5 and the delivery baselines (a)-(c) and (e) of issues 5 and
+17. Each returns Figures; the orchestration is in bench/run.py, the scenarios through the API in
+bench/web_scenarios.py, the big tables in bench/big_tables.py."""
 
-import asyncio
-import json
+import os
 import statistics
 import sys
 import time
-from collections.abc import Callable
-from decimal import Decimal
-from functools import partial
-from typing import Any
-
-import aiohttp
 
 from bench import baselines, loaders
 from bench.procs import cpu_seconds, rss_kib
@@ -76,13 +71,16 @@ def delivery_throughput(stack: Stack, fixture: loaders.Fixture) -> dict[int, Fig
                 samples.append(rate)
                 if note:
                     notes.append(note)
+            # Issue 17 asks 4,000/s of the default two workers; issue 5's 2,000/s stays for the
+            # others.
+            goal = 4000 if count == opts.default_workers else 2000
             figures[count] = Figure(
                 "delivery",
                 f"throughput, {count} worker{'s' if count > 1 else ''} (postbacks/s)",
                 samples,
-                target="≥ 2,000/s",
+                target=f"≥ {goal:,}/s",
                 sense="min",
-                goal=2000,
+                goal=goal,
                 note=f"{opts.delivery_n:,} queued at once, receiver answers at once; CPU "
                 f"(last run, % of one core): {cpu}" + (f"; {'; '.join(notes)}" if notes else ""),
             )
@@ -345,389 +343,31 @@ def baseline_receiver(stack: Stack) -> Figure:
     )
 
 
-# ------------------------------------------------------------------------------
-# Ingest and end to end (through gunicorn)
-# ------------------------------------------------------------------------------
-def _conversion(fixture: loaders.Fixture, tag: str, i: int) -> dict[str, Any]:
-    receiver = fixture.receivers[i % len(fixture.receivers)]
-    aff = receiver.affiliate_network_id
-    return {
-        "transaction_id": f"{tag}-{i}",
-        "event": fixture.event_code,
-        "offer_id": fixture.offer_network_id,
-        "affiliate_id": aff,
-        "tracker": f"trID_{aff}_c{i}_trID",
-        "amount": str(Decimal("12.50")),
-    }
-
-
-def _headers(token: str) -> dict[str, str]:
-    return {"Authorization": f"Token {token}", "Content-Type": "application/json"}
-
-
-async def _ingest_single(
-    base: str, token: str, make: Callable[[int], dict[str, Any]], clients: int, seconds: float
-) -> tuple[float, int, list[float]]:
-    accepted = 0
-    errors = 0
-    counter = iter(range(10**9))
-    latencies: list[float] = []
-    connector = aiohttp.TCPConnector(limit=clients)
-    async with aiohttp.ClientSession(connector=connector, headers=_headers(token)) as session:
-        deadline = time.monotonic() + seconds
-
-        async def client() -> None:
-            nonlocal accepted, errors
-            while time.monotonic() < deadline:
-                body = json.dumps(make(next(counter)))
-                sent = time.perf_counter()
-                async with session.post(f"{base}/api/v1/conversions/", data=body) as response:
-                    await response.read()
-                    if response.status == 202:
-                        accepted += 1
-                        latencies.append(time.perf_counter() - sent)
-                    else:
-                        errors += 1
-
-        started = time.monotonic()
-        await asyncio.gather(*(client() for _ in range(clients)))
-        elapsed = time.monotonic() - started
-    return accepted / elapsed, errors, latencies
-
-
-async def _ingest_batch(
-    base: str,
-    token: str,
-    make: Callable[[int], dict[str, Any]],
-    clients: int,
-    batches: int,
-    size: int,
-) -> tuple[float, int]:
-    accepted = 0
-    errors = 0
-    pending = iter(range(batches))
-    timeout = aiohttp.ClientTimeout(total=300)
-    async with aiohttp.ClientSession(headers=_headers(token), timeout=timeout) as session:
-
-        async def client() -> None:
-            nonlocal accepted, errors
-            for b in pending:
-                body = json.dumps({"conversions": [make(b * size + i) for i in range(size)]})
-                async with session.post(f"{base}/api/v1/conversions/batch/", data=body) as resp:
-                    if resp.status != 200:
-                        errors += size
-                        await resp.read()
-                        continue
-                    results = (await resp.json())["results"]
-                    ok = sum(1 for r in results if r["status"] == 202)
-                    accepted += ok
-                    errors += len(results) - ok
-
-        started = time.monotonic()
-        await asyncio.gather(*(client() for _ in range(clients)))
-        elapsed = time.monotonic() - started
-    return accepted / elapsed, errors
-
-
-async def _status_batch(
-    base: str, token: str, make: Callable[[int], dict[str, Any]], batches: int, size: int
-) -> tuple[float, int]:
-    """Store `batches` x `size` pending conversions (untimed), then approve them a batch of `size`
-    per request through POST /api/v1/conversions/status/ (timed): changes applied per second."""
-    pending = [{**make(i), "status": "pending"} for i in range(batches * size)]
-    changed = errors = 0
-    timeout = aiohttp.ClientTimeout(total=300)
-    async with aiohttp.ClientSession(headers=_headers(token), timeout=timeout) as session:
-        for start in range(0, len(pending), size):
-            body = json.dumps({"conversions": pending[start : start + size]})
-            async with session.post(f"{base}/api/v1/conversions/batch/", data=body) as resp:
-                await resp.read()
-        started = time.monotonic()
-        for start in range(0, len(pending), size):
-            changes = [
-                {"transaction_id": c["transaction_id"], "event": c["event"], "status": "approved"}
-                for c in pending[start : start + size]
-            ]
-            body = json.dumps({"changes": changes})
-            async with session.post(f"{base}/api/v1/conversions/status/", data=body) as resp:
-                if resp.status != 200:
-                    errors += size
-                    await resp.read()
-                    continue
-                results = (await resp.json())["results"]
-                ok = sum(1 for r in results if r.get("changed"))
-                changed += ok
-                errors += len(results) - ok
-        elapsed = time.monotonic() - started
-    return changed / elapsed, errors
-
-
-def ingest(stack: Stack, fixture: loaders.Fixture, base: str, token: str) -> list[Figure]:
-    opts = stack.options
-    single, batch = [], []
-    errors_single = errors_batch = 0
-    p50s = []
-    for rep in range(opts.repeats):
-        rate, errors, latencies = asyncio.run(
-            _ingest_single(
-                base,
-                token,
-                partial(_conversion, fixture, f"ing{rep}"),
-                opts.ingest_clients,
-                opts.ingest_seconds,
-            )
-        )
-        single.append(rate)
-        errors_single += errors
-        p50s.append(percentile(latencies, 50) * 1000)
-        log(f"ingest single, run {rep + 1}: {rate:,.0f}/s ({errors} not 202)")
-    for rep in range(opts.repeats):
-        rate, errors = asyncio.run(
-            _ingest_batch(
-                base,
-                token,
-                partial(_conversion, fixture, f"bat{rep}"),
-                opts.batch_clients,
-                opts.batch_requests,
-                opts.batch_size,
-            )
-        )
-        batch.append(rate)
-        errors_batch += errors
-        log(f"ingest batch, run {rep + 1}: {rate:,.0f}/s ({errors} not 202)")
-    statuses = []
-    errors_status = 0
-    for rep in range(opts.repeats):
-        rate, errors = asyncio.run(
-            _status_batch(
-                base,
-                token,
-                partial(_conversion, fixture, f"sta{rep}"),
-                opts.batch_requests,
-                opts.batch_size,
-            )
-        )
-        statuses.append(rate)
-        errors_status += errors
-        log(f"status batch, run {rep + 1}: {rate:,.0f}/s ({errors} not changed)")
-    stack.flush_queue()
-    web = (
-        f"gunicorn, {opts.web_workers} workers x {opts.web_threads} threads; "
-        "no delivery workers running"
-    )
-    return [
-        Figure(
-            "ingest",
-            "POST /api/v1/conversions/ (conversions/s)",
-            single,
-            target="≥ 1,000/s",
-            sense="min",
-            goal=1000,
-            note=f"{opts.ingest_clients} concurrent clients for {opts.ingest_seconds:.0f} s, "
-            f"request p50 {statistics.median(p50s):.0f} ms; {web}"
-            + (f"; {errors_single} answers not 202" if errors_single else ""),
-        ),
-        Figure(
-            "ingest",
-            f"POST /api/v1/conversions/batch/, {opts.batch_size} per request (conversions/s)",
-            batch,
-            target="≥ 10,000/s",
-            sense="min",
-            goal=10_000,
-            note=f"{opts.batch_requests} batches, {opts.batch_clients} concurrent clients"
-            + (f"; {errors_batch} items not 202" if errors_batch else ""),
-        ),
-        Figure(
-            "ingest",
-            f"POST /api/v1/conversions/status/, {opts.batch_size} approvals per request "
-            "(changes/s)",
-            statuses,
-            target="≥ the batch ingest above",
-            sense="min",
-            goal=statistics.median(batch),
-            note=f"{opts.batch_requests} batches of pending conversions approved, one client; "
-            "each approval creates its postback, as a batch ingest does"
-            + (f"; {errors_status} items not changed" if errors_status else ""),
-        ),
-    ]
-
-
-async def _steady(
-    base: str,
-    token: str,
-    make: Callable[[int], dict[str, Any]],
-    rate: int,
-    seconds: float,
-    grace: float,
-) -> tuple[dict[str, float], int]:
-    """Post at a steady rate whatever the answers (open loop); requests not answered `grace`
-    seconds after the last send are given up and count as failures."""
-    sent: dict[str, float] = {}
-    failures = 0
-    connector = aiohttp.TCPConnector(limit=256)
-    async with aiohttp.ClientSession(connector=connector, headers=_headers(token)) as session:
-
-        async def one(i: int) -> None:
-            nonlocal failures
-            item = make(i)
-            sent[item["transaction_id"]] = time.time()
-            async with session.post(
-                f"{base}/api/v1/conversions/", data=json.dumps(item)
-            ) as response:
-                await response.read()
-                if response.status != 202:
-                    failures += 1
-
-        tasks = []
-        started = time.monotonic()
-        for i in range(int(rate * seconds)):
-            delay = started + i / rate - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(i)))
-        _done, late = await asyncio.wait(tasks, timeout=grace)
-        for task in late:
-            task.cancel()
-        failures += len(late)
-    return sent, failures
-
-
-def end_to_end(stack: Stack, fixture: loaders.Fixture, base: str, token: str) -> list[Figure]:
-    opts = stack.options
-    p50s, p99s, notes = [], [], []
-    stack.start_sweeper()
-    try:
-        stack.start_workers(opts.default_workers)
-        for rep in range(opts.long_repeats):
-            stack.receiver_arrivals()
-            sent, failures = asyncio.run(
-                _steady(
-                    base,
-                    token,
-                    partial(_conversion, fixture, f"e2e{rep}"),
-                    opts.e2e_rate,
-                    opts.e2e_seconds,
-                    grace=10.0,
-                )
-            )
-            arrivals: dict[str, float] = {}
-            deadline = time.monotonic() + 15
-            while time.monotonic() < deadline:
-                arrivals.update(stack.receiver_arrivals())
-                if all(tx in arrivals for tx in sent):
-                    break
-                time.sleep(0.5)
-            cutoff = time.time()
-            # A postback that never arrived counts with the wait it had at the cut-off: a lower
-            # bound, so the percentiles are never flattered by what did not arrive.
-            latencies = [arrivals.get(tx, cutoff) - t for tx, t in sent.items()]
-            p50s.append(percentile(latencies, 50) * 1000)
-            p99s.append(percentile(latencies, 99) * 1000)
-            lost = sum(1 for tx in sent if tx not in arrivals)
-            log(f"end to end, run {rep + 1}: p50 {p50s[-1]:.0f} ms, p99 {p99s[-1]:.0f} ms")
-            if lost or failures:
-                notes.append(
-                    f"run {rep + 1}: {lost:,} of {len(sent):,} not arrived by the cut-off "
-                    f"(counted at their wait then), {failures:,} ingest requests not 202 or "
-                    "not answered within 10 s of the last send"
-                )
-    finally:
-        stack.stop_workers()
-        stack.stop_sweeper()
-    note = (
-        f"{opts.e2e_rate}/s for {opts.e2e_seconds:.0f} s through gunicorn, "
-        f"{opts.default_workers} delivery workers; send of the ingest request → arrival at "
-        "the receiver"
-    )
-    if notes:
-        note += "; " + "; ".join(notes)
-    return [
-        Figure(
-            "end to end",
-            "p50 latency (ms)",
-            p50s,
-            target="≤ 50 ms",
-            sense="max",
-            goal=50,
-            note=note,
-        ),
-        Figure("end to end", "p99 latency (ms)", p99s, target="≤ 250 ms", sense="max", goal=250),
-    ]
-
-
-# ------------------------------------------------------------------------------
-# Big tables: admin changelists
-# ------------------------------------------------------------------------------
-def big_tables(stack: Stack, fixture: loaders.Fixture) -> list[Figure]:
-    from django.contrib.auth import get_user_model
-    from django.test import Client
+def baseline_celery(stack: Stack, fixture: loaders.Fixture) -> Figure:
+    """(e): one Celery task per postback, Celery's default prefork worker."""
+    from bench.celery_baseline import send_one
 
     opts = stack.options
     loaders.clear_records()
-    took = loaders.load_big_tables(
-        fixture,
-        conversions=opts.big_conversions,
-        attempts_per_delivery=opts.big_attempts_per_delivery,
+    stack.flush_queue()
+    rows = loaders.create_deliveries(fixture, opts.celery_n, tag="cel", receivers=fixture.healthy)
+    name = stack.start_celery_worker()
+    try:
+        started = time.time()
+        for pk, url, _r in rows:
+            send_one.delay(pk, url)
+        done, ok, last = stack.wait_delivered(len(rows), timeout=60 + opts.celery_n / 10)
+    finally:
+        stack.stop_celery_worker(name)
+    rate = done / max(1e-3, (last or time.time()) - started)
+    log(f"baseline (e) Celery task per postback: {rate:,.1f}/s ({ok} of {len(rows)} succeeded)")
+    return Figure(
+        "baselines",
+        "(e) one Celery task per postback, default prefork worker (postbacks/s)",
+        [rate],
+        digits=1,
+        note=f"{opts.celery_n:,} postbacks on a Redis broker, 1 worker, prefork pool of "
+        f"{os.cpu_count()} (the default: one per core); each task: requests.get + attempt "
+        "insert + delivery update"
+        + ("" if done >= len(rows) else f"; only {done:,} of {len(rows):,} within the cap"),
     )
-    counts = loaders.table_counts()
-    log(f"big tables loaded in {took:.0f} s: {counts}")
-    user = get_user_model().objects.create_superuser("bench-admin", "bench@localhost", "x")
-    client = Client()
-    client.force_login(user)
-    tx = f"big-{opts.big_conversions // 2 + 1}"
-    pages = [
-        ("conversions", "unfiltered", "/admin/postbacks/conversion/"),
-        (
-            "conversions",
-            "filtered by event",
-            f"/admin/postbacks/conversion/?event_type__id__exact={fixture.event_type_id}",
-        ),
-        (
-            "conversions",
-            "filtered: unattributed",
-            "/admin/postbacks/conversion/?attribution__exact=unattributed",
-        ),
-        ("conversions", "searched by transaction id", f"/admin/postbacks/conversion/?q={tx}"),
-        ("deliveries", "unfiltered", "/admin/postbacks/delivery/"),
-        (
-            "deliveries",
-            "filtered by state=failed",
-            "/admin/postbacks/delivery/?state__exact=failed",
-        ),
-        ("deliveries", "searched by transaction id", f"/admin/postbacks/delivery/?q={tx}"),
-        ("attempts", "unfiltered", "/admin/postbacks/deliveryattempt/"),
-        (
-            "attempts",
-            "filtered by trigger=manual",
-            "/admin/postbacks/deliveryattempt/?trigger__exact=manual",
-        ),
-        ("attempts", "searched by transaction id", f"/admin/postbacks/deliveryattempt/?q={tx}"),
-    ]
-    figures: list[Figure] = []
-    size = (
-        f"{counts['postbacks_conversion']:,} conversions, {counts['postbacks_delivery']:,} "
-        f"deliveries, {counts['postbacks_deliveryattempt']:,} attempts (loaded in {took:.0f} s)"
-    )
-    for table, what, url in pages:
-        timings = []
-        status = 0
-        for i in range(opts.admin_requests + 1):
-            started = time.perf_counter()
-            response = client.get(url)
-            elapsed = (time.perf_counter() - started) * 1000
-            status = response.status_code
-            if i:
-                timings.append(elapsed)
-        log(f"admin {table} {what}: {statistics.median(timings):.0f} ms (HTTP {status})")
-        figures.append(
-            Figure(
-                "big tables",
-                f"admin {table}, {what} (ms)",
-                timings,
-                target="≤ 500 ms",
-                sense="max",
-                goal=500,
-                note=(size if not figures else "") + ("" if status == 200 else f" HTTP {status}!"),
-            )
-        )
-    return figures

@@ -14,7 +14,7 @@ from django.db import DatabaseError, close_old_connections, connection
 from redis import Redis
 from rq import Worker
 
-from bench.config import PYTHON, ROOT, Options
+from bench.config import CELERY_REDIS_URL, PYTHON, ROOT, Options
 from bench.loaders import Fixture, delivery_progress
 from bench.procs import Procs, pids_named
 
@@ -116,18 +116,27 @@ class Stack:
             time.sleep(0.1)
         return name
 
-    # -- the API ------------------------------------------------------------------------------
-    def start_web(self) -> str:
+    # -- the API, and baseline (d)'s afternoon project -----------------------------------------
+    def start_web(
+        self,
+        *,
+        name: str = "gunicorn",
+        app: str = "config.wsgi",
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+    ) -> str:
+        """gunicorn with the flags of `make web`; the afternoon baseline is served with the same
+        ones (only the application, its port and its environment differ)."""
         opts = self.options
+        port = port or opts.web_port
+        gunicorn = ROOT / ".venv" / "bin" / "gunicorn"
         self.procs.start(
-            "gunicorn",
+            name,
             [
-                str(ROOT / ".venv" / "bin" / "gunicorn")
-                if (ROOT / ".venv" / "bin" / "gunicorn").exists()
-                else "gunicorn",
-                "config.wsgi",
+                str(gunicorn) if gunicorn.exists() else "gunicorn",
+                app,
                 "--bind",
-                f"127.0.0.1:{opts.web_port}",
+                f"127.0.0.1:{port}",
                 "--workers",
                 str(opts.web_workers),
                 # As `make web`: threads overlap the time requests wait on PostgreSQL.
@@ -140,13 +149,54 @@ class Stack:
                 "--graceful-timeout",
                 "5",
             ],
+            env=env,
         )
-        base = f"http://127.0.0.1:{opts.web_port}"
+        base = f"http://127.0.0.1:{port}"
         _wait_http(f"{base}/healthz", timeout=60)
         return base
 
-    def stop_web(self) -> None:
-        self.procs.stop("gunicorn")
+    def stop_web(self, name: str = "gunicorn") -> None:
+        self.procs.stop(name)
+
+    def restart_web(self) -> str:
+        """Our API afresh: requests an open-loop run gave up on leave its backlog with it."""
+        self.stop_web()
+        return self.start_web()
+
+    # -- baseline (e): Celery's default worker -------------------------------------------------
+    def start_celery_worker(self) -> str:
+        from bench.celery_baseline import app
+
+        Redis.from_url(CELERY_REDIS_URL).flushdb()
+        self._generation += 1
+        name = f"celery-baseline-{self._generation}"
+        self.procs.start(
+            name,
+            [
+                PYTHON,
+                "-m",
+                "celery",
+                "-A",
+                "bench.celery_baseline",
+                "worker",
+                "--loglevel",
+                "WARNING",
+                "--hostname",
+                f"{name}@bench",
+            ],
+        )
+        deadline = time.monotonic() + 60
+        while not app.control.ping(timeout=0.5):
+            if time.monotonic() > deadline or not self.procs.alive(name):
+                raise RuntimeError(
+                    "the Celery baseline worker did not start; see bench/results/logs/"
+                )
+        return name
+
+    def stop_celery_worker(self, name: str) -> None:
+        # A warm shutdown would finish the prefetched tasks first: what is left is not measured.
+        self.procs.stop(name, grace=3.0)
+        Redis.from_url(CELERY_REDIS_URL).flushdb()
 
     # -- the queue and the sweep --------------------------------------------------------------
     def enqueue(self, ids: Sequence[int]) -> None:
