@@ -227,7 +227,8 @@ def _answer(result: services.IngestResult) -> dict[str, Any]:
         "deliveries": result.delivery_ids,
     }
     if result.ignored:
-        answer.update(duplicate=True, ignored=result.ignored)
+        # The one part that is not plain JSON already ([stored, sent] amounts and times).
+        answer.update(duplicate=True, ignored=IgnoredFieldsSerializer(result.ignored).data)
     notes = [*result.notes, *conversion_amount_notes(conversion)]
     if notes:
         answer["notes"] = notes
@@ -276,9 +277,8 @@ class ConversionIngestApi(APIView):
         (result,) = services.conversions_ingest(items=[_item(validated)])
         if isinstance(result, DjangoValidationError):
             raise result
-        return Response(
-            ConversionAnswerSerializer(_answer(result)).data, status=_answer_status(result)
-        )
+        # _answer is the serializer's shape in plain JSON values: no serializer pass per answer.
+        return Response(_answer(result), status=_answer_status(result))
 
 
 @extend_schema_field(ConversionInputSerializer(many=True))
@@ -362,7 +362,7 @@ class ConversionBatchApi(APIView):
                 results[index] = {"status": 400, "errors": result.message_dict}
             else:
                 results[index] = {"status": _answer_status(result), **_answer(result)}
-        return Response(self.OutputSerializer({"results": results}).data)
+        return Response({"results": results})
 
 
 @extend_schema(tags=["conversions"])

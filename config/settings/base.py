@@ -75,6 +75,23 @@ MIDDLEWARE = [
     # Last, as django-axes asks: it turns a locked-out login's answer into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
+# A request to the API that carries a token (config/wsgi.py) is served without what only a
+# browser's request needs: static files, the session and what rests on it (CSRF, the signed-in
+# user, messages, the login lockout). The token is checked first and decides alone
+# (REST_FRAMEWORK's authentication classes), so none of these could change its answer.
+API_TOKEN_MIDDLEWARE = [
+    name
+    for name in MIDDLEWARE
+    if name
+    not in {
+        "whitenoise.middleware.WhiteNoiseMiddleware",
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        "django.middleware.csrf.CsrfViewMiddleware",
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+        "django.contrib.messages.middleware.MessageMiddleware",
+        "axes.middleware.AxesMiddleware",
+    }
+]
 
 TEMPLATES = [
     {
