@@ -170,9 +170,10 @@ def plain_changes(data: object) -> list[KeyedStatusRequest] | None:
     """The batch's changes, checked in plain Python, or None for anything short of a list of
     well-formed changes: then ConversionStatusBatchApi.InputSerializer decides.
 
-    A thousand changes through the serializer cost about 70 ms; these checks take the same
-    inputs to the same values (tests/api/test_status_plain_input.py holds them to it), so an
-    error answer is still the serializer's own."""
+    A thousand changes through the serializer were 72 ms of a 1.8 s profiled request (its
+    output serializer 105 ms more); these checks take the same inputs to the same values
+    (tests/api/test_status_plain_input.py holds them to it), so an error answer is still the
+    serializer's own."""
     if type(data) is not dict:
         return None
     items = data.get("changes")
