@@ -4,7 +4,9 @@ build their deliveries here, so a rule about which postbacks go out lives in one
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from postbacks import lifecycle
 from postbacks.endpoint_secrets import endpoint_signing_keys
@@ -32,6 +34,85 @@ def signing_keys_for(endpoints: Iterable[PostbackEndpoint]) -> SigningKeys:
     return endpoint_signing_keys(endpoint_ids=signing) if signing else {}
 
 
+@dataclass(frozen=True, slots=True)
+class ConversionFacts:
+    """What a conversion's postbacks tell of it, as plain values: taken from a Conversion, or
+    from a query's row when a batch renders a thousand postbacks without building models."""
+
+    conversion_id: int
+    transaction_id: str
+    event_type_id: int
+    event: str
+    event_name: str
+    offer_id: int
+    offer_network_id: int
+    offer_name: str
+    offer_kind: str
+    payout: Decimal | None
+    affiliate_network_id: int | None
+    tracker_values: Mapping[str, str]
+    amount: Decimal | None
+    currency: str
+    occurred_at: datetime
+
+    @classmethod
+    def of(cls, conversion: Conversion) -> "ConversionFacts":
+        offer, event_type = conversion.offer, conversion.event_type
+        return cls(
+            conversion_id=conversion.pk,
+            transaction_id=conversion.transaction_id,
+            event_type_id=event_type.pk,
+            event=event_type.code,
+            event_name=event_type.name,
+            offer_id=offer.pk,
+            offer_network_id=offer.network_offer_id,
+            offer_name=offer.name,
+            offer_kind=offer.kind,
+            payout=offer.payout,
+            affiliate_network_id=conversion.affiliate.network_id if conversion.affiliate else None,
+            tracker_values=conversion.tracker_values or {},
+            amount=conversion.amount,
+            currency=conversion.currency,
+            occurred_at=conversion.occurred_at,
+        )
+
+
+def _network_values(
+    facts: ConversionFacts,
+    *,
+    endpoint: PostbackEndpoint,
+    status: str,
+    reason: str,
+    signing_keys: SigningKeys | None,
+) -> dict[str, str]:
+    signing_key = None
+    if "{signature}" in endpoint.url_template:
+        if signing_keys is None:
+            signing_keys = signing_keys_for([endpoint])
+        keys = signing_keys.get(endpoint.pk, ())
+        signing_key = keys[0] if keys else None
+    return network_values(
+        transaction_id=facts.transaction_id,
+        conversion_id=facts.conversion_id,
+        event=facts.event,
+        event_name=facts.event_name,
+        offer_id=facts.offer_network_id,
+        offer_name=facts.offer_name,
+        offer_kind=facts.offer_kind,
+        affiliate_id=facts.affiliate_network_id,
+        amount=known_amount(amount=facts.amount, offer_kind=facts.offer_kind, payout=facts.payout),
+        currency=facts.currency,
+        occurred_at=facts.occurred_at,
+        status=status,
+        status_values=endpoint.status_values or {},
+        reason=reason,
+        postback_id=lifecycle.postback_id(
+            conversion_id=facts.conversion_id, endpoint_id=endpoint.pk, status=status
+        ),
+        signing_key=signing_key,
+    )
+
+
 def conversion_network_values(
     conversion: Conversion,
     *,
@@ -42,35 +123,12 @@ def conversion_network_values(
 ) -> dict[str, str]:
     """The network macros of the postback that tells `endpoint` of `conversion` at `status`
     (`signing_keys`: read beforehand for a batch, else read here when the template signs)."""
-    signing_key = None
-    if "{signature}" in endpoint.url_template:
-        if signing_keys is None:
-            signing_keys = signing_keys_for([endpoint])
-        keys = signing_keys.get(endpoint.pk, ())
-        signing_key = keys[0] if keys else None
-    return network_values(
-        transaction_id=conversion.transaction_id,
-        conversion_id=conversion.pk,
-        event=conversion.event_type.code,
-        event_name=conversion.event_type.name,
-        offer_id=conversion.offer.network_offer_id,
-        offer_name=conversion.offer.name,
-        offer_kind=conversion.offer.kind,
-        affiliate_id=conversion.affiliate.network_id if conversion.affiliate else None,
-        amount=known_amount(
-            amount=conversion.amount,
-            offer_kind=conversion.offer.kind,
-            payout=conversion.offer.payout,
-        ),
-        currency=conversion.currency,
-        occurred_at=conversion.occurred_at,
+    return _network_values(
+        ConversionFacts.of(conversion),
+        endpoint=endpoint,
         status=status,
-        status_values=endpoint.status_values or {},
         reason=reason,
-        postback_id=lifecycle.postback_id(
-            conversion_id=conversion.pk, endpoint_id=endpoint.pk, status=status
-        ),
-        signing_key=signing_key,
+        signing_keys=signing_keys,
     )
 
 
@@ -86,6 +144,24 @@ def conversion_amount_notes(conversion: Conversion) -> list[str]:
     ]
 
 
+def _render(
+    facts: ConversionFacts,
+    *,
+    endpoint: PostbackEndpoint,
+    status: str,
+    reason: str,
+    signing_keys: SigningKeys | None,
+) -> str:
+    values = macro_values(
+        network=_network_values(
+            facts, endpoint=endpoint, status=status, reason=reason, signing_keys=signing_keys
+        ),
+        tracker=facts.tracker_values,
+        tracker_params=endpoint.affiliate.tracker_params or [],
+    )
+    return render_url(endpoint.url_template, values)
+
+
 def endpoint_render(
     *,
     endpoint: PostbackEndpoint,
@@ -94,15 +170,48 @@ def endpoint_render(
     reason: str = "",
     signing_keys: SigningKeys | None = None,
 ) -> str:
-    params = endpoint.affiliate.tracker_params or []
-    values = macro_values(
-        network=conversion_network_values(
-            conversion, endpoint=endpoint, status=status, reason=reason, signing_keys=signing_keys
-        ),
-        tracker=conversion.tracker_values or {},
-        tracker_params=params,
+    return _render(
+        ConversionFacts.of(conversion),
+        endpoint=endpoint,
+        status=status,
+        reason=reason,
+        signing_keys=signing_keys,
     )
-    return render_url(endpoint.url_template, values)
+
+
+def postbacks_render(
+    *,
+    facts: ConversionFacts,
+    endpoints: Sequence[PostbackEndpoint],
+    status: str,
+    reason: str = "",
+    signing_keys: SigningKeys | None = None,
+) -> list[tuple[PostbackEndpoint, str]]:
+    """Of `endpoints` (those firing for the conversion, selectors.endpoints_firing), the ones
+    that fire on `status`, each with its URL (an endpoint that fires on approval only holds a
+    pending sale, and never hears of a rejected one). An endpoint whose template cannot be
+    rendered is logged and skipped (validation makes that rare). A caller building for many
+    conversions passes `signing_keys` from `signing_keys_for` so the keys are read once, not
+    once per postback."""
+    firing = [endpoint for endpoint in endpoints if lifecycle.fires(endpoint.fire_on, status)]
+    if signing_keys is None:
+        signing_keys = signing_keys_for(firing)
+    rendered = []
+    for endpoint in firing:
+        try:
+            url = _render(
+                facts, endpoint=endpoint, status=status, reason=reason, signing_keys=signing_keys
+            )
+        except TemplateError as exc:
+            logger.error(
+                "endpoint %s cannot render for conversion %s: %s",
+                endpoint.pk,
+                facts.conversion_id,
+                exc,
+            )
+            continue
+        rendered.append((endpoint, url))
+    return rendered
 
 
 def deliveries_build(
@@ -115,11 +224,7 @@ def deliveries_build(
     signing_keys: SigningKeys | None = None,
 ) -> list[Delivery]:
     """Delivery rows telling of `conversion` at `status`, for the endpoints that fire for it and
-    on that status (an endpoint that fires on approval only holds a pending sale, and never hears
-    of a rejected one). An endpoint whose template cannot be rendered is logged and skipped
-    (validation makes that rare). A caller building for many conversions passes `signing_keys`
-    from `signing_keys_for` so the keys are read once, not once per postback."""
-    deliveries = []
+    on that status (see postbacks_render)."""
     firing = [
         endpoint
         for endpoint in endpoints_firing(
@@ -127,31 +232,25 @@ def deliveries_build(
         )
         if lifecycle.fires(endpoint.fire_on, status)
     ]
-    if signing_keys is None:
-        signing_keys = signing_keys_for(firing)
-    for endpoint in firing:
-        try:
-            url = endpoint_render(
-                endpoint=endpoint,
-                conversion=conversion,
-                status=status,
-                reason=reason,
-                signing_keys=signing_keys,
-            )
-        except TemplateError as exc:
-            logger.error(
-                "endpoint %s cannot render for conversion %s: %s", endpoint.pk, conversion.pk, exc
-            )
-            continue
-        deliveries.append(
-            Delivery(
-                conversion=conversion,
-                endpoint=endpoint,
-                status=status,
-                url=url,
-                method=endpoint.method,
-                next_attempt_at=now,
-                enqueued_at=now,
-            )
+    if not firing:
+        # Nothing to tell: the conversion's offer and event type are not even read.
+        return []
+    rendered = postbacks_render(
+        facts=ConversionFacts.of(conversion),
+        endpoints=firing,
+        status=status,
+        reason=reason,
+        signing_keys=signing_keys,
+    )
+    return [
+        Delivery(
+            conversion=conversion,
+            endpoint=endpoint,
+            status=status,
+            url=url,
+            method=endpoint.method,
+            next_attempt_at=now,
+            enqueued_at=now,
         )
-    return deliveries
+        for endpoint, url in rendered
+    ]

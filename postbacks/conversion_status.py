@@ -5,37 +5,50 @@ A batch costs the same few statements whatever its size, in one transaction:
 
 1. the conversions are locked (``FOR NO KEY UPDATE``, in id order), so the status each change is
    decided from is the one it really starts from, and two batches touching the same conversions
-   wait for each other row by row instead of deadlocking;
+   wait for each other row by row instead of deadlocking; the same statement reads what their
+   postbacks tell (event, offer, amount, tracker values), and a batch named by
+   (transaction_id, event) is looked up by it too;
 2. lifecycle.transition decides each change: a change, the same status again (nothing written),
    or a refusal naming the current status;
-3. one ``UPDATE ... FROM (VALUES ...)`` writes the changes, each guarded by
-   ``WHERE status = <the status it was decided from>``;
-4. one INSERT records them in the append-only change log, with who, when, from, to and why;
-5. the postbacks the new statuses call for are written, each once (``INSERT ... ON CONFLICT DO
+3. one statement writes the changes, each guarded by ``WHERE status = <the status it was decided
+   from>``, and records those it made in the append-only change log, with who, when, from, to
+   and why;
+4. the postbacks the new statuses call for are written, each once (``INSERT ... ON CONFLICT DO
    NOTHING`` on the one-delivery-per-conversion-endpoint-and-status constraint), and queued after
    the commit, as ingest does. An endpoint that fires on approval only held a pending sale's
    postback until now; a rejected sale it never hears of.
+
+The rows of steps 3 and 4 travel as one JSON parameter each (``jsonb_to_recordset``): a thousand
+rows as placeholders cost more to bind, in the driver, than the statements take to run.
 
 The lock does not block ingest: inserting deliveries that refer to a conversion takes a key-share
 lock, which a no-key update lock lets through.
 """
 
+import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Field
 from django.utils import timezone
 
+from affiliates.models import Affiliate
+from offers.models import Offer
 from postbacks import lifecycle, metrics
-from postbacks.conversion_postbacks import deliveries_build, signing_keys_for
+from postbacks.conversion_postbacks import ConversionFacts, postbacks_render, signing_keys_for
 from postbacks.delivery.queue import enqueue_ids
-from postbacks.models import Conversion, ConversionStatusChange, Delivery
-from postbacks.selectors import endpoints_by_affiliate
+from postbacks.models import (
+    Conversion,
+    ConversionStatusChange,
+    Delivery,
+    EventType,
+    PostbackEndpoint,
+)
+from postbacks.selectors import conversion_ids_by_key, endpoints_by_affiliate, endpoints_firing
 
 Source = ConversionStatusChange.Source
 
@@ -45,6 +58,16 @@ class StatusRequest:
     """Asked: make conversion `conversion_id` `status`, because of `reason`."""
 
     conversion_id: int
+    status: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class KeyedStatusRequest:
+    """Asked: make the conversion of (`transaction_id`, `event`) `status`, because of `reason`."""
+
+    transaction_id: str
+    event: str
     status: str
     reason: str = ""
 
@@ -63,10 +86,11 @@ class StatusOutcome:
 
 class StatusRefused(Exception):
     """A request that changed nothing: ``code`` is ``not_found``, ``invalid_transition`` or
-    ``unknown_status``; ``current_status`` is the conversion's status (empty when not found)."""
+    ``unknown_status``; ``current_status`` is the conversion's status (empty when not found);
+    ``conversion_id`` is None for a conversion named by key that does not exist."""
 
     def __init__(
-        self, code: str, message: str, *, conversion_id: int, current_status: str = ""
+        self, code: str, message: str, *, conversion_id: int | None, current_status: str = ""
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -74,21 +98,95 @@ class StatusRefused(Exception):
         self.current_status = current_status
 
 
-def _lock(conversion_ids: Sequence[int]) -> dict[int, str]:
-    """The statuses of these conversions, locked until the transaction ends, in id order."""
+@dataclass(frozen=True, slots=True)
+class _Locked:
+    """A locked conversion: its status, its affiliate (None when unattributed: it fires
+    nothing), and what its postbacks tell."""
+
+    status: str
+    affiliate_id: int | None
+    facts: ConversionFacts
+
+
+def _table(model: Any) -> str:
+    return str(connection.ops.quote_name(model._meta.db_table))
+
+
+def _lock_sql(source: str, where: str = "") -> str:
+    """The locking read, from `source` (which names the conversion `c` and its event type `e`)."""
+    return (
+        "SELECT c.id, c.status, c.affiliate_id, c.transaction_id, c.event_type_id, e.code, "
+        "e.name, c.offer_id, o.network_offer_id, o.name, o.kind, o.payout, a.network_id, "
+        "c.tracker_values, c.amount, c.currency, c.occurred_at "
+        f"{source} JOIN {_table(Offer)} o ON o.id = c.offer_id "
+        f"LEFT JOIN {_table(Affiliate)} a ON a.id = c.affiliate_id "
+        f"{where} ORDER BY c.id FOR NO KEY UPDATE OF c"
+    )
+
+
+def _locked_rows(sql: str, params: Sequence[Any]) -> dict[int, _Locked]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return {
+        row[0]: _Locked(
+            status=row[1],
+            affiliate_id=row[2],
+            facts=ConversionFacts(
+                conversion_id=row[0],
+                transaction_id=row[3],
+                event_type_id=row[4],
+                event=row[5],
+                event_name=row[6],
+                offer_id=row[7],
+                offer_network_id=row[8],
+                offer_name=row[9],
+                offer_kind=row[10],
+                payout=row[11],
+                affiliate_network_id=row[12],
+                # jsonb reaches Django's cursor as text.
+                tracker_values=json.loads(row[13]) if row[13] else {},
+                amount=row[14],
+                currency=row[15],
+                occurred_at=row[16],
+            ),
+        )
+        for row in rows
+    }
+
+
+def _lock(conversion_ids: Sequence[int]) -> dict[int, _Locked]:
+    """These conversions, locked until the transaction ends, in id order."""
     if connection.vendor != "postgresql":
         # SQLite (`make run`'s demo database) has no row locks: one writer at a time, and the
         # UPDATE's guard still refuses a change decided from a status that has moved on.
-        found = Conversion.objects.filter(pk__in=set(conversion_ids)).order_by("pk")
-        return dict(found.values_list("pk", "status"))
-    table = connection.ops.quote_name(Conversion._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT id, status FROM {table} WHERE id = ANY(%s) "  # noqa: S608
-            "ORDER BY id FOR NO KEY UPDATE",
-            [sorted(set(conversion_ids))],
+        found = Conversion.objects.select_related("event_type", "offer", "affiliate").filter(
+            pk__in=set(conversion_ids)
         )
-        return dict(cursor.fetchall())
+        return {c.pk: _Locked(c.status, c.affiliate_id, ConversionFacts.of(c)) for c in found}
+    source = f"FROM {_table(Conversion)} c JOIN {_table(EventType)} e ON e.id = c.event_type_id"
+    return _locked_rows(
+        _lock_sql(source, "WHERE c.id = ANY(%s::bigint[])"), [sorted(set(conversion_ids))]
+    )
+
+
+def _lock_by_key(
+    keys: set[tuple[str, str]],
+) -> tuple[dict[tuple[str, str], int], dict[int, _Locked]]:
+    """The conversions named by (transaction_id, event code), looked up on the unique
+    (transaction_id, event_type) index and locked as _lock does: their ids by key, and them."""
+    if connection.vendor != "postgresql":
+        ids = conversion_ids_by_key(keys=keys)
+        return ids, _lock(list(ids.values()))
+    source = (
+        "FROM jsonb_to_recordset(%s::jsonb) AS k (transaction_id text, event text) "
+        f"JOIN {_table(EventType)} e ON e.code = k.event "
+        f"JOIN {_table(Conversion)} c ON c.transaction_id = k.transaction_id "
+        "AND c.event_type_id = e.id"
+    )
+    named = json.dumps([{"transaction_id": tx, "event": event} for tx, event in keys])
+    locked = _locked_rows(_lock_sql(source), [named])
+    return {(row.facts.transaction_id, row.facts.event): pk for pk, row in locked.items()}, locked
 
 
 @dataclass(frozen=True)
@@ -99,108 +197,144 @@ class _Change:
     reason: str
 
 
-def _update(changes: Sequence[_Change], *, now: datetime) -> set[int]:
-    """One guarded UPDATE for all `changes` (each conversion at most once); the ids it changed."""
+def _write(
+    changes: Sequence[_Change], *, now: datetime, changed_by: User | None, source: str
+) -> set[int]:
+    """One guarded UPDATE for all `changes` (each conversion at most once) and the log's rows for
+    those it made, in the order asked; the ids it changed."""
     if connection.vendor != "postgresql":
-        # The demo database: one guarded UPDATE per change (no casts or VALUES lists in SQLite).
-        return {
-            change.conversion_id
+        # The demo database: one guarded UPDATE per change (no jsonb_to_recordset in SQLite).
+        done = [
+            change
             for change in changes
             if Conversion.objects.filter(pk=change.conversion_id, status=change.from_status).update(
                 status=change.to_status, status_reason=change.reason, status_changed_at=now
             )
-        }
-    table = connection.ops.quote_name(Conversion._meta.db_table)
-    rows = ", ".join(["(%s::bigint, %s::varchar, %s::varchar, %s::varchar)"] * len(changes))
-    params: list[Any] = [now]
-    for change in changes:
-        params += [change.conversion_id, change.from_status, change.to_status, change.reason]
+        ]
+        ConversionStatusChange.objects.bulk_create(
+            ConversionStatusChange(
+                conversion_id=change.conversion_id,
+                from_status=change.from_status,
+                to_status=change.to_status,
+                reason=change.reason,
+                changed_at=now,
+                changed_by=changed_by,
+                source=source,
+            )
+            for change in done
+        )
+        return {change.conversion_id for change in done}
+    rows = json.dumps(
+        [
+            {
+                "id": c.conversion_id,
+                "from_status": c.from_status,
+                "to_status": c.to_status,
+                "reason": c.reason,
+            }
+            for c in changes
+        ]
+    )
     sql = (
-        f"UPDATE {table} AS c SET status = v.to_status, status_reason = v.reason, "  # noqa: S608
-        "status_changed_at = %s "
-        f"FROM (VALUES {rows}) AS v (id, from_status, to_status, reason) "
-        "WHERE c.id = v.id AND c.status = v.from_status RETURNING c.id"
+        f"WITH changed AS (UPDATE {_table(Conversion)} AS c "  # noqa: S608
+        "SET status = v.to_status, status_reason = v.reason, status_changed_at = %s "
+        "FROM ROWS FROM (jsonb_to_recordset(%s::jsonb) "
+        "AS (id bigint, from_status text, to_status text, reason text)) "
+        "WITH ORDINALITY AS v (id, from_status, to_status, reason, n) "
+        "WHERE c.id = v.id AND c.status = v.from_status "
+        "RETURNING c.id, v.from_status, v.to_status, v.reason, v.n) "
+        f"INSERT INTO {_table(ConversionStatusChange)} "
+        "(conversion_id, from_status, to_status, reason, changed_at, changed_by_id, source) "
+        "SELECT id, from_status, to_status, reason, %s, %s, %s FROM changed ORDER BY n "
+        "RETURNING conversion_id"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [now, rows, now, changed_by.pk if changed_by else None, source])
         return {row[0] for row in cursor.fetchall()}
 
 
-_DELIVERY_FIELDS = (
-    "conversion",
-    "endpoint",
-    "status",
-    "url",
-    "method",
-    "state",
-    "attempts",
-    "is_test",
-    "next_attempt_at",
-    "enqueued_at",
-    "last_error",
-    "created_at",
-    "updated_at",
-)
-_INSERT_CHUNK = 500
-
-
-def _deliveries_insert(deliveries: Sequence[Delivery]) -> dict[int, list[int]]:
+def _deliveries_insert(rows: Sequence[Mapping[str, Any]], *, now: datetime) -> dict[int, list[int]]:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING: the deliveries this call created, by
     conversion id. A conversion that already told an endpoint of this status is not told twice:
     the unique constraint decides, with no error."""
-    fields = [cast("Field[Any, Any]", Delivery._meta.get_field(n)) for n in _DELIVERY_FIELDS]
-    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
-    table = connection.ops.quote_name(Delivery._meta.db_table)
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     created: dict[int, list[int]] = defaultdict(list)
-    for start in range(0, len(deliveries), _INSERT_CHUNK):
-        chunk = deliveries[start : start + _INSERT_CHUNK]
-        params: list[Any] = []
-        for delivery in chunk:
-            for field in fields:
-                params.append(field.get_db_prep_save(getattr(delivery, field.attname), connection))
-        sql = (
-            f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * len(chunk))} "  # noqa: S608
-            "ON CONFLICT (conversion_id, endpoint_id, status) WHERE NOT is_test DO NOTHING "
-            "RETURNING id, conversion_id"
+    if connection.vendor != "postgresql":
+        # The demo database, one writer at a time: the rows already there are left out first.
+        told = set(
+            Delivery.objects.filter(
+                conversion_id__in={row["conversion_id"] for row in rows}, is_test=False
+            ).values_list("conversion_id", "endpoint_id", "status")
         )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            for pk, conversion_id in sorted(cursor.fetchall()):
-                created[conversion_id].append(pk)
+        deliveries = Delivery.objects.bulk_create(
+            Delivery(**row, next_attempt_at=now, enqueued_at=now)
+            for row in rows
+            if (row["conversion_id"], row["endpoint_id"], row["status"]) not in told
+        )
+        for delivery in deliveries:
+            created[delivery.conversion_id].append(delivery.pk)  # type: ignore[index]
+        return created
+    sql = (
+        f"INSERT INTO {_table(Delivery)} "  # noqa: S608
+        "(conversion_id, endpoint_id, status, url, method, state, attempts, is_test, "
+        "next_attempt_at, enqueued_at, last_error, created_at, updated_at) "
+        "SELECT d.conversion_id, d.endpoint_id, d.status, d.url, d.method, %s, 0, false, "
+        "%s, %s, '', %s, %s "
+        "FROM ROWS FROM (jsonb_to_recordset(%s::jsonb) AS (conversion_id bigint, "
+        "endpoint_id bigint, status text, url text, method text)) "
+        "WITH ORDINALITY AS d (conversion_id, endpoint_id, status, url, method, n) ORDER BY d.n "
+        "ON CONFLICT (conversion_id, endpoint_id, status) WHERE NOT is_test DO NOTHING "
+        "RETURNING id, conversion_id"
+    )
+    params: list[Any] = [Delivery.State.PENDING, now, now, now, now, json.dumps(rows)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for pk, conversion_id in sorted(cursor.fetchall()):
+            created[conversion_id].append(pk)
     return created
 
 
-def _deliveries_create(changes: Sequence[_Change], *, now: datetime) -> dict[int, list[int]]:
-    """The postbacks these changes call for (see the module's step 5), by conversion id."""
-    conversions = {
-        c.pk: c
-        for c in Conversion.objects.select_related("event_type", "offer", "affiliate").filter(
-            pk__in=[change.conversion_id for change in changes], affiliate__isnull=False
-        )
-    }
-    if not conversions:
-        return {}
-    endpoints = endpoints_by_affiliate(
-        affiliate_ids={c.affiliate_id for c in conversions.values() if c.affiliate_id}
-    )
-    signing_keys = signing_keys_for(e for listed in endpoints.values() for e in listed)
-    deliveries = [
-        delivery
+def _deliveries_create(
+    changes: Sequence[_Change], locked: Mapping[int, _Locked], *, now: datetime
+) -> dict[int, list[int]]:
+    """The postbacks these changes call for (see the module's step 4), by conversion id."""
+    told = [
+        (change, row, row.affiliate_id)
         for change in changes
-        if (conversion := conversions.get(change.conversion_id)) is not None
-        for delivery in deliveries_build(
-            conversion=conversion,
-            endpoints=endpoints.get(cast(int, conversion.affiliate_id), []),
+        if (row := locked[change.conversion_id]).affiliate_id is not None
+    ]
+    if not told:
+        return {}
+    endpoints = endpoints_by_affiliate(affiliate_ids={affiliate for _, _, affiliate in told})
+    signing_keys = signing_keys_for(e for listed in endpoints.values() for e in listed)
+    # A batch names a few affiliates, offers and events many times: which endpoints fire for
+    # each combination is worked out once.
+    firing: dict[tuple[int, int, int], list[PostbackEndpoint]] = {}
+    rows: list[dict[str, Any]] = []
+    for change, row, affiliate in told:
+        key = (affiliate, row.facts.offer_id, row.facts.event_type_id)
+        if key not in firing:
+            firing[key] = endpoints_firing(
+                endpoints.get(affiliate, []),
+                offer_id=row.facts.offer_id,
+                event_type_id=row.facts.event_type_id,
+            )
+        for endpoint, url in postbacks_render(
+            facts=row.facts,
+            endpoints=firing[key],
             status=change.to_status,
             reason=change.reason,
-            now=now,
             signing_keys=signing_keys,
-        )
-    ]
-    for delivery in deliveries:
-        delivery.created_at = delivery.updated_at = now
-    return _deliveries_insert(deliveries) if deliveries else {}
+        ):
+            rows.append(
+                {
+                    "conversion_id": change.conversion_id,
+                    "endpoint_id": endpoint.pk,
+                    "status": change.to_status,
+                    "url": url,
+                    "method": endpoint.method,
+                }
+            )
+    return _deliveries_insert(rows, now=now) if rows else {}
 
 
 def _rounds(requests: Sequence[StatusRequest]) -> list[list[int]]:
@@ -217,6 +351,69 @@ def _rounds(requests: Sequence[StatusRequest]) -> list[list[int]]:
     return rounds
 
 
+def _apply(
+    requests: Sequence[StatusRequest],
+    locked: dict[int, _Locked],
+    *,
+    changed_by: User | None,
+    source: str,
+) -> list[StatusOutcome | StatusRefused]:
+    """Decide and write `requests` on the `locked` conversions (inside the caller's
+    transaction); one result per request, in order."""
+    results: list[StatusOutcome | StatusRefused | None] = [None] * len(requests)
+    current = {pk: row.status for pk, row in locked.items()}
+    now = timezone.now()
+    counted: list[tuple[str, str, str]] = []
+    fired: list[int] = []
+    for turn in _rounds(requests):
+        changes: list[tuple[int, _Change]] = []
+        for index in turn:
+            request = requests[index]
+            status = current.get(request.conversion_id)
+            if status is None:
+                results[index] = StatusRefused(
+                    "not_found",
+                    f"No conversion {request.conversion_id}.",
+                    conversion_id=request.conversion_id,
+                )
+                continue
+            try:
+                changes_status = lifecycle.transition(status, request.status)
+            except lifecycle.TransitionError as exc:
+                results[index] = StatusRefused(
+                    exc.code,
+                    str(exc),
+                    conversion_id=request.conversion_id,
+                    current_status=status,
+                )
+                continue
+            if not changes_status:
+                results[index] = StatusOutcome(request.conversion_id, status, status, False)
+                continue
+            changes.append(
+                (index, _Change(request.conversion_id, status, request.status, request.reason))
+            )
+        if not changes:
+            continue
+        made = [change for _, change in changes]
+        written = _write(made, now=now, changed_by=changed_by, source=source)
+        if len(written) != len(changes):
+            # The rows are locked: a change that did not land means the lock was not held.
+            raise DatabaseError("a locked conversion's status changed under the lock")
+        created = _deliveries_create(made, locked, now=now)
+        for index, change in changes:
+            current[change.conversion_id] = change.to_status
+            delivery_ids = tuple(created.get(change.conversion_id, ()))
+            fired += delivery_ids
+            results[index] = StatusOutcome(
+                change.conversion_id, change.to_status, change.from_status, True, delivery_ids
+            )
+            counted.append((change.from_status, change.to_status, source))
+    transaction.on_commit(lambda: enqueue_ids(fired))
+    transaction.on_commit(lambda: metrics.status_changes_count(changes=counted))
+    return [result for result in results if result is not None]
+
+
 def conversion_statuses_change(
     *,
     requests: Sequence[StatusRequest],
@@ -228,71 +425,42 @@ def conversion_statuses_change(
     Requests are applied in order (a conversion named twice goes through both changes in turn).
     The same change asked many times at once changes the conversion once: the others find it
     done and answer `changed` False."""
-    results: list[StatusOutcome | StatusRefused | None] = [None] * len(requests)
     if not requests:
         return []
-    now = timezone.now()
-    log: list[ConversionStatusChange] = []
-    fired: list[int] = []
     with transaction.atomic():
-        current = _lock([r.conversion_id for r in requests])
-        for turn in _rounds(requests):
-            changes: list[tuple[int, _Change]] = []
-            for index in turn:
-                request = requests[index]
-                status = current.get(request.conversion_id)
-                if status is None:
-                    results[index] = StatusRefused(
-                        "not_found",
-                        f"No conversion {request.conversion_id}.",
-                        conversion_id=request.conversion_id,
-                    )
-                    continue
-                try:
-                    changes_status = lifecycle.transition(status, request.status)
-                except lifecycle.TransitionError as exc:
-                    results[index] = StatusRefused(
-                        exc.code,
-                        str(exc),
-                        conversion_id=request.conversion_id,
-                        current_status=status,
-                    )
-                    continue
-                if not changes_status:
-                    results[index] = StatusOutcome(request.conversion_id, status, status, False)
-                    continue
-                changes.append(
-                    (index, _Change(request.conversion_id, status, request.status, request.reason))
+        locked = _lock([r.conversion_id for r in requests])
+        return _apply(requests, locked, changed_by=changed_by, source=source)
+
+
+def conversion_statuses_change_by_key(
+    *,
+    requests: Sequence[KeyedStatusRequest],
+    changed_by: User | None,
+    source: str,
+) -> list[StatusOutcome | StatusRefused]:
+    """conversion_statuses_change for conversions named by (transaction_id, event code); a name
+    that matches nothing is refused as ``not_found``."""
+    if not requests:
+        return []
+    results: list[StatusOutcome | StatusRefused | None] = [None] * len(requests)
+    with transaction.atomic():
+        ids, locked = _lock_by_key({(r.transaction_id, r.event) for r in requests})
+        found: list[tuple[int, StatusRequest]] = []
+        for index, request in enumerate(requests):
+            pk = ids.get((request.transaction_id, request.event))
+            if pk is None:
+                results[index] = StatusRefused(
+                    "not_found",
+                    f"No conversion {request.transaction_id!r} for event {request.event!r}.",
+                    conversion_id=None,
                 )
-            if not changes:
-                continue
-            updated = _update([change for _, change in changes], now=now)
-            if len(updated) != len(changes):
-                # The rows are locked: a change that did not land means the lock was not held.
-                raise DatabaseError("a locked conversion's status changed under the lock")
-            created = _deliveries_create([change for _, change in changes], now=now)
-            for index, change in changes:
-                current[change.conversion_id] = change.to_status
-                delivery_ids = tuple(created.get(change.conversion_id, ()))
-                fired += delivery_ids
-                results[index] = StatusOutcome(
-                    change.conversion_id, change.to_status, change.from_status, True, delivery_ids
-                )
-                log.append(
-                    ConversionStatusChange(
-                        conversion_id=change.conversion_id,
-                        from_status=change.from_status,
-                        to_status=change.to_status,
-                        reason=change.reason,
-                        changed_at=now,
-                        changed_by=changed_by,
-                        source=source,
-                    )
-                )
-        ConversionStatusChange.objects.bulk_create(log)
-        transaction.on_commit(lambda: enqueue_ids(fired))
-        counted = [(r.from_status, r.to_status, source) for r in log]
-        transaction.on_commit(lambda: metrics.status_changes_count(changes=counted))
+            else:
+                found.append((index, StatusRequest(pk, request.status, request.reason)))
+        outcomes = _apply(
+            [request for _, request in found], locked, changed_by=changed_by, source=source
+        )
+    for (index, _), outcome in zip(found, outcomes, strict=True):
+        results[index] = outcome
     return [result for result in results if result is not None]
 
 

@@ -11,11 +11,13 @@ from rest_framework.views import APIView
 
 from config.api import error_responses
 from config.permissions import HasIngestScope
-from postbacks import conversion_status, lifecycle, selectors
-from postbacks.conversion_status import StatusOutcome, StatusRefused, StatusRequest
+from postbacks import conversion_status, lifecycle
+from postbacks.conversion_status import KeyedStatusRequest, StatusOutcome, StatusRefused
 
 STATUS_BATCH_MAX_ITEMS = 1000
 REASON_MAX_LENGTH = 500
+TRANSACTION_ID_MAX_LENGTH = 128
+EVENT_MAX_LENGTH = 32
 ITEM_ERROR_CODES = [
     ("not_found", "no conversion with that transaction_id and event"),
     ("invalid_transition", "the conversion's current status cannot become the one asked for"),
@@ -134,11 +136,86 @@ class ConversionStatusApi(APIView):
 
 
 class StatusChangeItemSerializer(_StatusFields):
-    transaction_id = serializers.CharField(max_length=128, trim_whitespace=False)
-    event = serializers.CharField(max_length=32, help_text="The conversion's event code.")
+    transaction_id = serializers.CharField(
+        max_length=TRANSACTION_ID_MAX_LENGTH, trim_whitespace=False
+    )
+    event = serializers.CharField(
+        max_length=EVENT_MAX_LENGTH, help_text="The conversion's event code."
+    )
 
     class Meta:
         ref_name = "ConversionStatusChangeItem"
+
+
+_STATUSES = frozenset(lifecycle.STATUSES)
+
+
+def _plain_text(value: object, *, max_length: int, trim: bool, allow_blank: bool) -> str | None:
+    """`value` as a DRF CharField with these options validates it, or None when the field could
+    refuse or convert it (a number, NUL, a lone surrogate, too long, blank where not allowed)."""
+    if type(value) is not str:
+        return None
+    text = value.strip() if trim else value
+    if (not text and not allow_blank) or len(text) > max_length or "\x00" in text:
+        return None
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return None
+    return text
+
+
+def plain_changes(data: object) -> list[KeyedStatusRequest] | None:
+    """The batch's changes, checked in plain Python, or None for anything short of a list of
+    well-formed changes: then ConversionStatusBatchApi.InputSerializer decides.
+
+    A thousand changes through the serializer were 72 ms of a 1.8 s profiled request (its
+    output serializer 105 ms more); these checks take the same inputs to the same values
+    (tests/api/test_status_plain_input.py holds them to it), so an error answer is still the
+    serializer's own."""
+    if type(data) is not dict:
+        return None
+    items = data.get("changes")
+    if type(items) is not list or not 0 < len(items) <= STATUS_BATCH_MAX_ITEMS:
+        return None
+    changes = []
+    for item in items:
+        if type(item) is not dict:
+            return None
+        status = item.get("status")
+        transaction_id = _plain_text(
+            item.get("transaction_id"),
+            max_length=TRANSACTION_ID_MAX_LENGTH,
+            trim=False,
+            allow_blank=False,
+        )
+        event = _plain_text(
+            item.get("event"), max_length=EVENT_MAX_LENGTH, trim=True, allow_blank=False
+        )
+        reason = _plain_text(
+            item.get("reason", ""), max_length=REASON_MAX_LENGTH, trim=True, allow_blank=True
+        )
+        if type(status) is not str or status not in _STATUSES:
+            return None
+        if transaction_id is None or event is None or reason is None:
+            return None
+        changes.append(KeyedStatusRequest(transaction_id, event, status, reason))
+    return changes
+
+
+def _batch_result(result: StatusOutcome | StatusRefused) -> dict[str, Any]:
+    """One result of the batch, keys in StatusBatchResultSerializer's order."""
+    if isinstance(result, StatusOutcome):
+        return _outcome(result)
+    if result.code == "not_found":
+        return {"code": result.code, "detail": str(result)}
+    return {
+        "id": result.conversion_id,
+        "status": result.current_status,
+        "code": result.code,
+        "detail": str(result),
+    }
 
 
 class StatusBatchResultSerializer(serializers.Serializer):
@@ -185,31 +262,19 @@ class ConversionStatusBatchApi(APIView):
         responses={200: OutputSerializer, **error_responses(400, 413, 415)},
     )
     def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        changes = serializer.validated_data["changes"]
-        ids = selectors.conversion_ids_by_key(
-            keys=[(change["transaction_id"], change["event"]) for change in changes]
-        )
-        results: list[dict[str, Any]] = [{} for _ in changes]
-        found: list[tuple[int, StatusRequest]] = []
-        for index, change in enumerate(changes):
-            pk = ids.get((change["transaction_id"], change["event"]))
-            if pk is None:
-                results[index] = {
-                    "code": "not_found",
-                    "detail": f"No conversion {change['transaction_id']!r} for event "
-                    f"{change['event']!r}.",
-                }
-            else:
-                found.append((index, StatusRequest(pk, change["status"], change["reason"])))
-        outcomes = conversion_status.conversion_statuses_change(
-            requests=[request for _, request in found],
+        changes = plain_changes(request.data)
+        if changes is None:
+            # Something the plain checks do not take as it is: the serializer decides, in its
+            # own words (a 400 naming the field), or with the values it converts.
+            serializer = self.InputSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            changes = [
+                KeyedStatusRequest(c["transaction_id"], c["event"], c["status"], c["reason"])
+                for c in serializer.validated_data["changes"]
+            ]
+        outcomes = conversion_status.conversion_statuses_change_by_key(
+            requests=changes,
             changed_by=request.user,  # type: ignore[arg-type]
             source=conversion_status.Source.API,
         )
-        for (index, _), outcome in zip(found, outcomes, strict=True):
-            results[index] = (
-                _refusal(outcome) if isinstance(outcome, StatusRefused) else _outcome(outcome)
-            )
-        return Response(self.OutputSerializer({"results": results}).data)
+        return Response({"results": [_batch_result(outcome) for outcome in outcomes]})

@@ -394,3 +394,56 @@ def test_overlapping_batches_posted_at_once_change_each_conversion_once(world: W
     changed = sum(r["changed"] for _, body in answers for r in body["results"])
     assert changed == 10
     assert ConversionStatusChange.objects.count() == 10
+
+
+def test_a_batch_answer_is_the_same_json_byte_for_byte(
+    world: World, post_json: Any, ingest_client: APIClient
+) -> None:
+    """Key order and spelling as the schema's serializers wrote them: refusals put `id` and
+    `status` before `code` and `detail`."""
+    pending = ingested(post_json, world, transaction_id="p", status="pending")
+    approved = ingested(post_json, world, transaction_id="a")
+
+    response = ingest_client.post(
+        STATUS_BATCH_URL,
+        {
+            "changes": [
+                change("p", "approved", reason="é checked"),
+                change("missing", "approved"),
+                change("a", "pending"),
+                change("a", "approved"),
+            ]
+        },
+        format="json",
+    )
+
+    (delivery,) = Delivery.objects.filter(conversion=pending)
+    expected = {
+        "results": [
+            {
+                "id": pending.pk,
+                "status": "approved",
+                "previous_status": "pending",
+                "changed": True,
+                "deliveries": [delivery.pk],
+            },
+            {"code": "not_found", "detail": "No conversion 'missing' for event 'signup'."},
+            {
+                "id": approved.pk,
+                "status": "approved",
+                "code": "invalid_transition",
+                "detail": "the conversion is approved: it cannot become pending "
+                "(it can only become reversed)",
+            },
+            {
+                "id": approved.pk,
+                "status": "approved",
+                "previous_status": "approved",
+                "changed": False,
+                "deliveries": [],
+            },
+        ]
+    }
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.content == json.dumps(expected, separators=(",", ":")).encode()
