@@ -1,6 +1,6 @@
 """RQ jobs. They take primitive ids, call services, and trust nothing to run only once."""
 
-from postbacks.delivery import runtime, services
+from postbacks.delivery import queue, runtime, services
 from postbacks.delivery.sender import send_now
 
 
@@ -16,3 +16,9 @@ def send_deliveries(delivery_ids: list[int], trigger: str = "auto") -> int:
     else:
         services.delivery_outcomes_record(outcomes=send_now(outgoing))
     return len(outgoing)
+
+
+def drain_deliveries() -> int:
+    """Send deliveries gathered for their automatic attempt (at most one chunk: the next drain
+    job, already scheduled when more are waiting, takes the rest)."""
+    return send_deliveries(queue.gathered_take())
