@@ -1,6 +1,7 @@
-"""The postbacks queue as RQ holds it: its name, the Queue on the shared Redis client, and how
-many jobs wait on it and workers listen to it. Beside it the mail queue, which the same delivery
-worker serves (sign-in links: partners/sign_in.py), so that every RQ queue handle lives here.
+"""The postbacks queue as Redis holds it: RQ's queue on the shared Redis client, the list where
+deliveries enqueued a few at a time are gathered for one job, and how much waits on them and how
+many workers listen. Beside it the mail queue, which the same delivery worker serves (sign-in
+links: partners/sign_in.py), so that every RQ queue handle lives here.
 
 The floor under delivery/queue.py (which enqueues and sweeps): it imports nothing of the
 delivery stack, so the dashboard and the metrics read the queue's state without pulling it in.
@@ -19,6 +20,10 @@ logger = logging.getLogger(__name__)
 
 QUEUE_NAME = "postbacks"
 MAIL_QUEUE_NAME = "mail"
+# The ids of deliveries queued for an automatic attempt wait on this list for the next drain job;
+# the flag is set while a drain job waits on RQ's queue and has not started taking ids.
+GATHERED_KEY = "postbacks:gathered"
+DRAIN_FLAG_KEY = "postbacks:drain-queued"
 
 
 def get_queue() -> Queue:
@@ -47,10 +52,17 @@ class QueueState:
 
 def queue_state() -> QueueState:
     """Jobs waiting on the postbacks queue, and workers listening to it; None when Redis is away.
-    Read live (two Redis calls), never cached."""
+    A gathered delivery counts as the job of its own it had before deliveries were gathered, and
+    the drain job waiting to take them is not counted again. Read live, never cached."""
     try:
         queue = get_queue()
-        return QueueState(depth=queue.count, workers=Worker.count(queue=queue))
+        pipe = queue.connection.pipeline(transaction=False)
+        pipe.llen(queue.key)
+        pipe.llen(GATHERED_KEY)
+        pipe.exists(DRAIN_FLAG_KEY)
+        jobs, gathered, drain_waiting = pipe.execute()
+        depth = max(0, jobs - drain_waiting) + gathered
+        return QueueState(depth=depth, workers=Worker.count(queue=queue))
     except REDIS_ERRORS as exc:
         logger.warning("queue state unavailable: %s", exc)
         return QueueState(depth=None, workers=None)

@@ -25,14 +25,13 @@ from rq.worker import WorkerStatus
 
 from config.redis_tools import REDIS_ERRORS, lock_take
 from postbacks.delivery import runtime
-from postbacks.delivery.queue import give_back_to_sweep, sweep
+from postbacks.delivery.queue import SEND_JOB, give_back_to_sweep, sweep
 from postbacks.delivery.rq_queue import get_queue
 from postbacks.retention import retention_purge
 
 logger = logging.getLogger(__name__)
 
 RETENTION_LOCK_KEY = "postbacks:retention-lock"
-SEND_JOB = "postbacks.delivery.jobs.send_deliveries"
 # How often (seconds) a busy worker checks that Redis still has its registration.
 REGISTRATION_CHECK_INTERVAL = 5.0
 
