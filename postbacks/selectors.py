@@ -51,6 +51,8 @@ def endpoints_by_affiliate(
     grouped: dict[int, list[PostbackEndpoint]] = defaultdict(list)
     if not affiliate_ids:
         return grouped
+    if connection.vendor != "postgresql":
+        return _endpoints_by_affiliate_orm(affiliate_ids=affiliate_ids, statuses=statuses)
     if not _endpoints_read:
         _endpoints_read.append(_EndpointsRead())
     read = _endpoints_read[0]
@@ -75,6 +77,26 @@ def endpoints_by_affiliate(
     return grouped
 
 
+def _endpoints_by_affiliate_orm(
+    *, affiliate_ids: Collection[int], statuses: Iterable[str]
+) -> dict[int, list[PostbackEndpoint]]:
+    """endpoints_by_affiliate on the demo database (`make run`'s SQLite has no arrays)."""
+    grouped: dict[int, list[PostbackEndpoint]] = defaultdict(list)
+    for endpoint in (
+        PostbackEndpoint.objects.filter(
+            affiliate_id__in=list(affiliate_ids),
+            affiliate__status=Affiliate.Status.ACTIVE,
+            status__in=list(statuses),
+        )
+        .select_related("affiliate")
+        .prefetch_related("event_types")
+        .order_by("pk")
+    ):
+        endpoint.event_type_ids = [t.pk for t in endpoint.event_types.all()]
+        grouped[endpoint.affiliate_id].append(endpoint)
+    return grouped
+
+
 _affiliate_reader: list[RowReader[Affiliate]] = []
 
 
@@ -82,6 +104,9 @@ def affiliates_by_network_id(*, network_ids: Collection[int]) -> dict[int, Affil
     """Affiliates by their network id, in one statement built once (read on every ingest)."""
     if not network_ids:
         return {}
+    if connection.vendor != "postgresql":
+        # The demo database (`make run`'s SQLite has no arrays).
+        return {a.network_id: a for a in Affiliate.objects.filter(network_id__in=network_ids)}
     if not _affiliate_reader:
         _affiliate_reader.append(RowReader(Affiliate))
     read = _affiliate_reader[0]

@@ -2,9 +2,10 @@
 §4, §6)."""
 
 import dataclasses
+import json
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
@@ -239,23 +240,33 @@ _CONVERSION_FIELDS = (
 )
 # Conversions per statement (their deliveries ride in the same one).
 _INSERT_CHUNK = 1000
+# SQLite binds at most 32,766 values a statement: 13 a conversion.
+_PORTABLE_CHUNK = 500
 
 
 def _columns(model: type[Model], names: Sequence[str]) -> list["Field[Any, Any]"]:
     return [cast("Field[Any, Any]", model._meta.get_field(name)) for name in names]
 
 
-def _rows_sql(
-    objects: Sequence[Model], fields: Sequence["Field[Any, Any]"], params: list[Any]
-) -> str:
-    """VALUES rows for `objects`, each value cast to its column's type (a VALUES list that is
-    not an INSERT's own infers its types from the values, and an all-NULL column is text);
-    the values are appended to `params`, prepared as Model.save prepares them."""
-    row = "(" + ", ".join(f"%s::{f.db_type(connection)}" for f in fields) + ")"
-    for obj in objects:
-        for field in fields:
-            params.append(field.get_db_prep_save(field.pre_save(obj, add=True), connection))
-    return ", ".join([row] * len(objects))
+def _json_value(field: "Field[Any, Any]", obj: Model) -> Any:
+    """A column's value as JSON for jsonb_populate_recordset, which reads it as the column's type
+    (timestamps in ISO 8601 with their microseconds, numerics as text, jsonb as itself)."""
+    value = field.pre_save(obj, add=True)
+    if value is None or isinstance(value, bool | int | str | dict | list):
+        return value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _rows_json(objects: Sequence[Model], fields: Sequence["Field[Any, Any]"]) -> str:
+    """The rows as one JSON parameter: a thousand conversions are two parameters instead of
+    thirty thousand placeholders for the driver to turn into SQL text (it cost more than the
+    statement)."""
+    return json.dumps(
+        [{str(f.column): _json_value(f, obj) for f in fields} for obj in objects],
+        ensure_ascii=False,
+    )
 
 
 def _conversion_ids_take(count: int) -> list[int]:
@@ -296,26 +307,28 @@ def _conversions_insert(
     created: dict[int, list[int]] = {}
     for start in range(0, len(conversions), _INSERT_CHUNK):
         chunk = conversions[start : start + _INSERT_CHUNK]
-        params: list[Any] = []
-        conversion_rows = _rows_sql(chunk, conversion_fields, params)
         chunk_deliveries = [d for c in chunk for d in by_conversion[cast(int, c.pk)]]
+        params: list[Any] = [_rows_json(chunk, conversion_fields)]
         conversion_columns = ", ".join(quote(str(f.column)) for f in conversion_fields)
         delivery_columns = ", ".join(quote(str(f.column)) for f in delivery_fields)
-        deliveries_sql = ""
+        conversions_table = quote(Conversion._meta.db_table)
+        deliveries_table = quote(Delivery._meta.db_table)
         if chunk_deliveries:
-            delivery_rows = _rows_sql(chunk_deliveries, delivery_fields, params)
+            params.append(_rows_json(chunk_deliveries, delivery_fields))
             deliveries_sql = (
-                f", d AS (INSERT INTO {quote(Delivery._meta.db_table)} ({delivery_columns}) "  # noqa: S608
-                f"SELECT * FROM (VALUES {delivery_rows}) AS v ({delivery_columns}) "
-                f"WHERE v.conversion_id IN (SELECT id FROM c) "
+                f", d AS (INSERT INTO {deliveries_table} ({delivery_columns}) "  # noqa: S608
+                f"SELECT {delivery_columns} FROM "
+                f"jsonb_populate_recordset(NULL::{deliveries_table}, %s::jsonb) AS v "
+                "WHERE v.conversion_id IN (SELECT id FROM c) "
                 "RETURNING id, conversion_id) "
                 "SELECT id, NULL FROM c UNION ALL SELECT conversion_id, id FROM d"
             )
         else:
             deliveries_sql = " SELECT id, NULL FROM c"
         sql = (
-            f"WITH c AS (INSERT INTO {quote(Conversion._meta.db_table)} ({conversion_columns}) "  # noqa: S608
-            f"VALUES {conversion_rows} "
+            f"WITH c AS (INSERT INTO {conversions_table} ({conversion_columns}) "  # noqa: S608
+            f"SELECT {conversion_columns} FROM "
+            f"jsonb_populate_recordset(NULL::{conversions_table}, %s::jsonb) "
             "ON CONFLICT (transaction_id, event_type_id) DO NOTHING RETURNING id)" + deliveries_sql
         )
         with connection.cursor() as cursor:
@@ -327,6 +340,63 @@ def _conversions_insert(
                 listed.append(delivery_id)
     for listed in created.values():
         listed.sort()
+    return created
+
+
+def _conversions_store(
+    conversions: Sequence[Conversion], *, build: Callable[[Conversion], list[Delivery]]
+) -> dict[int, list[int]]:
+    """Store the conversions not stored before, each with the deliveries `build` makes for it;
+    the created ones get their pk. Returns the created conversions' ids with their delivery ids.
+
+    On PostgreSQL the ids are taken first, the postbacks rendered, and each chunk written by one
+    statement (several commit together). `make run`'s SQLite has no sequence to take ids from:
+    there the conversions are inserted first, in one transaction with their deliveries."""
+    if connection.vendor == "postgresql":
+        for conversion, pk in zip(conversions, _conversion_ids_take(len(conversions)), strict=True):
+            conversion.pk = pk
+        built = [delivery for conversion in conversions for delivery in build(conversion)]
+        with transaction.atomic() if len(conversions) > _INSERT_CHUNK else nullcontext():
+            return _conversions_insert(conversions, built)
+    with transaction.atomic():
+        keys = _conversions_insert_portable(conversions)
+        stored = []
+        for conversion in conversions:
+            conversion.pk = keys.get((conversion.transaction_id, conversion.event_type_id))
+            if conversion.pk is not None:
+                stored.append(conversion)
+        deliveries = Delivery.objects.bulk_create([d for c in stored for d in build(c)])
+    created: dict[int, list[int]] = {cast(int, c.pk): [] for c in stored}
+    for delivery in deliveries:
+        created[cast(int, delivery.conversion_id)].append(delivery.pk)
+    return created
+
+
+def _conversions_insert_portable(conversions: Sequence[Conversion]) -> dict[tuple[str, int], int]:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING without the ids (SQLite): the rows this call
+    created, by (transaction_id, event_type_id)."""
+    fields = _columns(Conversion, _CONVERSION_FIELDS[1:])
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(str(f.column)) for f in fields)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    created: dict[tuple[str, int], int] = {}
+    for start in range(0, len(conversions), _PORTABLE_CHUNK):
+        chunk = conversions[start : start + _PORTABLE_CHUNK]
+        params = [
+            field.get_db_prep_save(getattr(conversion, field.attname), connection)
+            for conversion in chunk
+            for field in fields
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {quote(Conversion._meta.db_table)} ({columns}) "  # noqa: S608
+                f"VALUES {', '.join([row] * len(chunk))} "
+                "ON CONFLICT (transaction_id, event_type_id) DO NOTHING "
+                "RETURNING id, transaction_id, event_type_id",
+                params,
+            )
+            for pk, transaction_id, event_type_id in cursor.fetchall():
+                created[(transaction_id, event_type_id)] = pk
     return created
 
 
@@ -390,25 +460,21 @@ def conversions_ingest(*, items: Sequence[IngestItem]) -> list[IngestResult | Va
         affiliate_ids={c.affiliate_id for _, c in candidates if c.affiliate_id is not None}
     )
     signing_keys = signing_keys_for(e for listed in endpoints.values() for e in listed)
-    for (_, conversion), pk in zip(candidates, _conversion_ids_take(len(candidates)), strict=True):
-        conversion.pk = pk
-    built = [
-        delivery
-        for _, conversion in candidates
-        if conversion.affiliate_id is not None
-        for delivery in deliveries_build(
+
+    def build(conversion: Conversion) -> list[Delivery]:
+        if conversion.affiliate_id is None:
+            return []
+        return deliveries_build(
             conversion=conversion,
             endpoints=endpoints.get(conversion.affiliate_id, []),
             status=conversion.status,
             now=now,
             signing_keys=signing_keys,
         )
-    ]
-    # Several statements (a batch over _INSERT_CHUNK) commit together; one needs no BEGIN.
-    with transaction.atomic() if len(candidates) > _INSERT_CHUNK else nullcontext():
-        created = _conversions_insert([c for _, c in candidates], built)
-        delivery_ids = sorted(pk for listed in created.values() for pk in listed)
-        transaction.on_commit(lambda: enqueue_ids(delivery_ids))
+
+    created = _conversions_store([c for _, c in candidates], build=build)
+    delivery_ids = sorted(pk for listed in created.values() for pk in listed)
+    transaction.on_commit(lambda: enqueue_ids(delivery_ids))
     new: list[tuple[int, Conversion]] = []
     old: list[tuple[int, Conversion]] = []
     for index, conversion in candidates:
