@@ -1,6 +1,7 @@
-"""The ingest API validates a conversion by running ConversionInputSerializer's own fields without
-building a serializer (postbacks.apis.conversion_input_validate), and asks the serializer only
-when that says no. The two must never disagree on what a valid conversion holds."""
+"""The ingest API validates a conversion by running ConversionInputSerializer's own fields
+without building a serializer (postbacks.ingest_input.conversion_input_validate), and asks the
+serializer only when that says no. The two must never disagree on what a valid conversion
+holds."""
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -8,7 +9,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from postbacks.apis import ConversionInputSerializer, conversion_input_validate
+from postbacks.ingest_input import ConversionInputSerializer, conversion_input_validate
 
 _NOW = datetime.now(UTC)
 
