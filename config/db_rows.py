@@ -10,6 +10,11 @@ from django.db.models import Model
 M = TypeVar("M", bound=Model)
 
 
+def table(model: Any) -> str:
+    """A model's table, quoted for a hand-built statement."""
+    return str(connection.ops.quote_name(model._meta.db_table))
+
+
 class RowReader(Generic[M]):
     """Reads a model's concrete fields, in `_meta.concrete_fields` order, from a slice of a row,
     with the conversions the ORM would apply (the PostgreSQL backend hands JSON back as text,

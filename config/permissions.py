@@ -8,6 +8,7 @@ A token's scope is the group its user is in: ``api-ingest`` may post and read co
 admin (session authentication) may use both.
 """
 
+import functools
 import hashlib
 import secrets
 from enum import StrEnum
@@ -23,7 +24,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from config.access import user_sees_all
-from config.db_rows import RowReader
+from config.db_rows import RowReader, table
 
 
 class Scope(StrEnum):
@@ -55,22 +56,23 @@ class _TokenRead:
 
     def __init__(self) -> None:
         user_model = get_user_model()
-        quote = connection.ops.quote_name
         self.user = RowReader(user_model)
-        memberships = quote(user_model.groups.through._meta.db_table)
         scopes = [
-            f"EXISTS (SELECT 1 FROM {memberships} m JOIN {quote(Group._meta.db_table)} g "  # noqa: S608
+            f"EXISTS (SELECT 1 FROM {table(user_model.groups.through)} m "  # noqa: S608
+            f"JOIN {table(Group)} g "
             "ON g.id = m.group_id WHERE m.user_id = u.id AND g.name = %s)"
             for _ in Scope
         ]
         self.sql = (
             f"SELECT {self.user.select_list('u')}, {', '.join(scopes)} "  # noqa: S608
-            f"FROM {quote(Token._meta.db_table)} t "
-            f"JOIN {quote(user_model._meta.db_table)} u ON u.id = t.user_id WHERE t.key = %s"
+            f"FROM {table(Token)} t "
+            f"JOIN {table(user_model)} u ON u.id = t.user_id WHERE t.key = %s"
         )
 
 
-_token_read: list[_TokenRead] = []
+@functools.cache
+def _token_read() -> _TokenRead:
+    return _TokenRead()
 
 
 class ScopedTokenAuthentication(TokenAuthentication):
@@ -78,9 +80,7 @@ class ScopedTokenAuthentication(TokenAuthentication):
     (the scope check used to cost a second query on every ingest request)."""
 
     def authenticate_credentials(self, key: str) -> tuple[Any, Token]:
-        if not _token_read:
-            _token_read.append(_TokenRead())
-        read = _token_read[0]
+        read = _token_read()
         digest = token_digest(key)
         with connection.cursor() as cursor:
             cursor.execute(read.sql, [*(scope.group_name for scope in Scope), digest])

@@ -37,6 +37,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from affiliates.models import Affiliate
+from config.db_rows import table
 from offers.models import Offer
 from postbacks import lifecycle, metrics
 from postbacks.conversion_postbacks import ConversionFacts, postbacks_render, signing_keys_for
@@ -108,18 +109,14 @@ class _Locked:
     facts: ConversionFacts
 
 
-def _table(model: Any) -> str:
-    return str(connection.ops.quote_name(model._meta.db_table))
-
-
 def _lock_sql(source: str, where: str = "") -> str:
     """The locking read, from `source` (which names the conversion `c` and its event type `e`)."""
     return (
         "SELECT c.id, c.status, c.affiliate_id, c.transaction_id, c.event_type_id, e.code, "
         "e.name, c.offer_id, o.network_offer_id, o.name, o.kind, o.payout, a.network_id, "
         "c.tracker_values, c.amount, c.currency, c.occurred_at "
-        f"{source} JOIN {_table(Offer)} o ON o.id = c.offer_id "
-        f"LEFT JOIN {_table(Affiliate)} a ON a.id = c.affiliate_id "
+        f"{source} JOIN {table(Offer)} o ON o.id = c.offer_id "
+        f"LEFT JOIN {table(Affiliate)} a ON a.id = c.affiliate_id "
         f"{where} ORDER BY c.id FOR NO KEY UPDATE OF c"
     )
 
@@ -164,7 +161,7 @@ def _lock(conversion_ids: Sequence[int]) -> dict[int, _Locked]:
             pk__in=set(conversion_ids)
         )
         return {c.pk: _Locked(c.status, c.affiliate_id, ConversionFacts.of(c)) for c in found}
-    source = f"FROM {_table(Conversion)} c JOIN {_table(EventType)} e ON e.id = c.event_type_id"
+    source = f"FROM {table(Conversion)} c JOIN {table(EventType)} e ON e.id = c.event_type_id"
     return _locked_rows(
         _lock_sql(source, "WHERE c.id = ANY(%s::bigint[])"), [sorted(set(conversion_ids))]
     )
@@ -180,8 +177,8 @@ def _lock_by_key(
         return ids, _lock(list(ids.values()))
     source = (
         "FROM jsonb_to_recordset(%s::jsonb) AS k (transaction_id text, event text) "
-        f"JOIN {_table(EventType)} e ON e.code = k.event "
-        f"JOIN {_table(Conversion)} c ON c.transaction_id = k.transaction_id "
+        f"JOIN {table(EventType)} e ON e.code = k.event "
+        f"JOIN {table(Conversion)} c ON c.transaction_id = k.transaction_id "
         "AND c.event_type_id = e.id"
     )
     named = json.dumps([{"transaction_id": tx, "event": event} for tx, event in keys])
@@ -236,14 +233,14 @@ def _write(
         ]
     )
     sql = (
-        f"WITH changed AS (UPDATE {_table(Conversion)} AS c "  # noqa: S608
+        f"WITH changed AS (UPDATE {table(Conversion)} AS c "  # noqa: S608
         "SET status = v.to_status, status_reason = v.reason, status_changed_at = %s "
         "FROM ROWS FROM (jsonb_to_recordset(%s::jsonb) "
         "AS (id bigint, from_status text, to_status text, reason text)) "
         "WITH ORDINALITY AS v (id, from_status, to_status, reason, n) "
         "WHERE c.id = v.id AND c.status = v.from_status "
         "RETURNING c.id, v.from_status, v.to_status, v.reason, v.n) "
-        f"INSERT INTO {_table(ConversionStatusChange)} "
+        f"INSERT INTO {table(ConversionStatusChange)} "
         "(conversion_id, from_status, to_status, reason, changed_at, changed_by_id, source) "
         "SELECT id, from_status, to_status, reason, %s, %s, %s FROM changed ORDER BY n "
         "RETURNING conversion_id"
@@ -274,7 +271,7 @@ def _deliveries_insert(rows: Sequence[Mapping[str, Any]], *, now: datetime) -> d
             created[delivery.conversion_id].append(delivery.pk)  # type: ignore[index]
         return created
     sql = (
-        f"INSERT INTO {_table(Delivery)} "  # noqa: S608
+        f"INSERT INTO {table(Delivery)} "  # noqa: S608
         "(conversion_id, endpoint_id, status, url, method, state, attempts, is_test, "
         "next_attempt_at, enqueued_at, last_error, created_at, updated_at) "
         "SELECT d.conversion_id, d.endpoint_id, d.status, d.url, d.method, %s, 0, false, "

@@ -2,16 +2,19 @@
 (docs/spec.md §5), in as few round trips as the database allows. services.conversions_ingest
 decides what to store; this module only stores it."""
 
+import functools
 import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
 from django.db import connection, transaction
 from django.db.models import Field, Model
 
+from config.db_rows import table
 from postbacks.models import Conversion, Delivery
 
 _CONVERSION_FIELDS = (
@@ -76,6 +79,48 @@ def _conversion_ids_take(count: int) -> list[int]:
         return [pk for (pk,) in cursor.fetchall()]
 
 
+@dataclass(frozen=True)
+class _Write:
+    """The columns ingest writes and its two statements (with deliveries and without), built
+    once: the same for every request."""
+
+    conversion_fields: list["Field[Any, Any]"]
+    delivery_fields: list["Field[Any, Any]"]
+    with_deliveries: str
+    without_deliveries: str
+
+
+@functools.cache
+def _write() -> _Write:
+    quote = connection.ops.quote_name
+    conversion_fields = _columns(Conversion, _CONVERSION_FIELDS)
+    delivery_fields = [
+        cast("Field[Any, Any]", f) for f in Delivery._meta.concrete_fields if not f.primary_key
+    ]
+    conversion_columns = ", ".join(quote(str(f.column)) for f in conversion_fields)
+    delivery_columns = ", ".join(quote(str(f.column)) for f in delivery_fields)
+    conversions = (
+        f"WITH c AS (INSERT INTO {table(Conversion)} ({conversion_columns}) "  # noqa: S608
+        f"SELECT {conversion_columns} FROM "
+        f"jsonb_populate_recordset(NULL::{table(Conversion)}, %s::jsonb) "
+        "ON CONFLICT (transaction_id, event_type_id) DO NOTHING RETURNING id)"
+    )
+    deliveries = (
+        f", d AS (INSERT INTO {table(Delivery)} ({delivery_columns}) "  # noqa: S608
+        f"SELECT {delivery_columns} FROM "
+        f"jsonb_populate_recordset(NULL::{table(Delivery)}, %s::jsonb) AS v "
+        "WHERE v.conversion_id IN (SELECT id FROM c) "
+        "RETURNING id, conversion_id) "
+        "SELECT id, NULL FROM c UNION ALL SELECT conversion_id, id FROM d"
+    )
+    return _Write(
+        conversion_fields,
+        delivery_fields,
+        with_deliveries=conversions + deliveries,
+        without_deliveries=conversions + " SELECT id, NULL FROM c",  # noqa: S608
+    )
+
+
 def _conversions_insert(
     conversions: Sequence[Conversion], deliveries: Sequence[Delivery]
 ) -> dict[int, list[int]]:
@@ -88,11 +133,7 @@ def _conversions_insert(
 
     One statement is its own transaction outside an atomic block: a conversion is never
     committed without its deliveries, and the ingest pays one round trip for the write."""
-    quote = connection.ops.quote_name
-    conversion_fields = _columns(Conversion, _CONVERSION_FIELDS)
-    delivery_fields = [
-        cast("Field[Any, Any]", f) for f in Delivery._meta.concrete_fields if not f.primary_key
-    ]
+    write = _write()
     by_conversion: dict[int, list[Delivery]] = defaultdict(list)
     for delivery in deliveries:
         by_conversion[cast(int, delivery.conversion_id)].append(delivery)
@@ -100,29 +141,11 @@ def _conversions_insert(
     for start in range(0, len(conversions), _INSERT_CHUNK):
         chunk = conversions[start : start + _INSERT_CHUNK]
         chunk_deliveries = [d for c in chunk for d in by_conversion[cast(int, c.pk)]]
-        params: list[Any] = [_rows_json(chunk, conversion_fields)]
-        conversion_columns = ", ".join(quote(str(f.column)) for f in conversion_fields)
-        delivery_columns = ", ".join(quote(str(f.column)) for f in delivery_fields)
-        conversions_table = quote(Conversion._meta.db_table)
-        deliveries_table = quote(Delivery._meta.db_table)
+        params: list[Any] = [_rows_json(chunk, write.conversion_fields)]
+        sql = write.without_deliveries
         if chunk_deliveries:
-            params.append(_rows_json(chunk_deliveries, delivery_fields))
-            deliveries_sql = (
-                f", d AS (INSERT INTO {deliveries_table} ({delivery_columns}) "  # noqa: S608
-                f"SELECT {delivery_columns} FROM "
-                f"jsonb_populate_recordset(NULL::{deliveries_table}, %s::jsonb) AS v "
-                "WHERE v.conversion_id IN (SELECT id FROM c) "
-                "RETURNING id, conversion_id) "
-                "SELECT id, NULL FROM c UNION ALL SELECT conversion_id, id FROM d"
-            )
-        else:
-            deliveries_sql = " SELECT id, NULL FROM c"
-        sql = (
-            f"WITH c AS (INSERT INTO {conversions_table} ({conversion_columns}) "  # noqa: S608
-            f"SELECT {conversion_columns} FROM "
-            f"jsonb_populate_recordset(NULL::{conversions_table}, %s::jsonb) "
-            "ON CONFLICT (transaction_id, event_type_id) DO NOTHING RETURNING id)" + deliveries_sql
-        )
+            params.append(_rows_json(chunk_deliveries, write.delivery_fields))
+            sql = write.with_deliveries
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
@@ -168,8 +191,7 @@ def _conversions_insert_portable(conversions: Sequence[Conversion]) -> dict[tupl
     """INSERT ... ON CONFLICT DO NOTHING RETURNING without the ids (SQLite): the rows this call
     created, by (transaction_id, event_type_id)."""
     fields = _columns(Conversion, _CONVERSION_FIELDS[1:])
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(str(f.column)) for f in fields)
+    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     created: dict[tuple[str, int], int] = {}
     for start in range(0, len(conversions), _PORTABLE_CHUNK):
@@ -181,7 +203,7 @@ def _conversions_insert_portable(conversions: Sequence[Conversion]) -> dict[tupl
         ]
         with connection.cursor() as cursor:
             cursor.execute(
-                f"INSERT INTO {quote(Conversion._meta.db_table)} ({columns}) "  # noqa: S608
+                f"INSERT INTO {table(Conversion)} ({columns}) "  # noqa: S608
                 f"VALUES {', '.join([row] * len(chunk))} "
                 "ON CONFLICT (transaction_id, event_type_id) DO NOTHING "
                 "RETURNING id, transaction_id, event_type_id",

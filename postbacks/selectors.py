@@ -1,5 +1,6 @@
 """Reads for postbacks."""
 
+import functools
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 
@@ -7,7 +8,7 @@ from django.db import connection
 from django.db.models import Prefetch, QuerySet
 
 from affiliates.models import Affiliate
-from config.db_rows import RowReader
+from config.db_rows import RowReader, table
 from postbacks.models import (
     Conversion,
     Delivery,
@@ -23,22 +24,22 @@ class _EndpointsRead:
     use (the models' tables and columns are known by then)."""
 
     def __init__(self) -> None:
-        quote = connection.ops.quote_name
         self.endpoint = RowReader(PostbackEndpoint)
         self.affiliate = RowReader(Affiliate)
-        subscriptions = PostbackEndpoint.event_types.through._meta.db_table
         self.sql = (
             f"SELECT {self.endpoint.select_list('e')}, {self.affiliate.select_list('a')}, "  # noqa: S608
-            f"ARRAY(SELECT s.eventtype_id FROM {quote(subscriptions)} s "
+            f"ARRAY(SELECT s.eventtype_id FROM {table(PostbackEndpoint.event_types.through)} s "
             "WHERE s.postbackendpoint_id = e.id) "
-            f"FROM {quote(PostbackEndpoint._meta.db_table)} e "
-            f"JOIN {quote(Affiliate._meta.db_table)} a ON a.id = e.affiliate_id "
+            f"FROM {table(PostbackEndpoint)} e "
+            f"JOIN {table(Affiliate)} a ON a.id = e.affiliate_id "
             "WHERE e.affiliate_id = ANY(%s) AND a.status = %s AND e.status = ANY(%s) "
             "ORDER BY e.id"
         )
 
 
-_endpoints_read: list[_EndpointsRead] = []
+@functools.cache
+def _endpoints_read() -> _EndpointsRead:
+    return _EndpointsRead()
 
 
 def endpoints_by_affiliate(
@@ -53,9 +54,7 @@ def endpoints_by_affiliate(
         return grouped
     if connection.vendor != "postgresql":
         return _endpoints_by_affiliate_orm(affiliate_ids=affiliate_ids, statuses=statuses)
-    if not _endpoints_read:
-        _endpoints_read.append(_EndpointsRead())
-    read = _endpoints_read[0]
+    read = _endpoints_read()
     with connection.cursor() as cursor:
         cursor.execute(
             read.sql, [list(affiliate_ids), Affiliate.Status.ACTIVE, [str(s) for s in statuses]]
@@ -97,7 +96,9 @@ def _endpoints_by_affiliate_orm(
     return grouped
 
 
-_affiliate_reader: list[RowReader[Affiliate]] = []
+@functools.cache
+def _affiliate_reader() -> RowReader[Affiliate]:
+    return RowReader(Affiliate)
 
 
 def affiliates_by_network_id(*, network_ids: Collection[int]) -> dict[int, Affiliate]:
@@ -107,13 +108,10 @@ def affiliates_by_network_id(*, network_ids: Collection[int]) -> dict[int, Affil
     if connection.vendor != "postgresql":
         # The demo database (`make run`'s SQLite has no arrays).
         return {a.network_id: a for a in Affiliate.objects.filter(network_id__in=network_ids)}
-    if not _affiliate_reader:
-        _affiliate_reader.append(RowReader(Affiliate))
-    read = _affiliate_reader[0]
-    quote = connection.ops.quote_name
+    read = _affiliate_reader()
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {read.select_list('a')} FROM {quote(Affiliate._meta.db_table)} a "  # noqa: S608
+            f"SELECT {read.select_list('a')} FROM {table(Affiliate)} a "  # noqa: S608
             "WHERE a.network_id = ANY(%s)",
             [list(network_ids)],
         )
