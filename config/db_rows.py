@@ -4,7 +4,10 @@ built once instead of compiled by the ORM on every request (the ingest path)."""
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
+from django.conf import settings
 from django.db import connection
+from django.db.backends.postgresql.base import ServerBindingCursor
+from django.db.backends.utils import CursorWrapper
 from django.db.models import Model
 
 M = TypeVar("M", bound=Model)
@@ -13,6 +16,36 @@ M = TypeVar("M", bound=Model)
 def table(model: Any) -> str:
     """A model's table, quoted for a hand-built statement."""
     return str(connection.ops.quote_name(model._meta.db_table))
+
+
+def hot_cursor() -> CursorWrapper:
+    """A cursor for the statements every ingest request runs, which are built once: on
+    PostgreSQL they are bound by the server and prepared on first use (parsed and planned once
+    per connection instead of once per request). Django's own cursors bind on the client, which
+    cannot prepare. Elsewhere (SQLite, or DATABASE_PREPARED_STATEMENTS off, for a pooler that
+    keeps no prepared statements), an ordinary cursor. Queries are logged and errors translated
+    as for any Django cursor."""
+    if connection.vendor != "postgresql" or not settings.DATABASE_PREPARED_STATEMENTS:
+        return connection.cursor()
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw.prepare_threshold is None:
+        # Django turns psycopg's preparation off; a threshold no statement reaches lets this
+        # cursor ask for it, while the ORM's statements stay unprepared (bound on the client,
+        # which never prepares).
+        raw.prepare_threshold = _NEVER_BY_COUNT
+    return connection._prepare_cursor(_PreparedCursor(raw))
+
+
+_NEVER_BY_COUNT = 2**31 - 1
+
+
+class _PreparedCursor(ServerBindingCursor):
+    """Django's server-binding cursor, asking psycopg to prepare every statement it runs."""
+
+    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        kwargs.setdefault("prepare", True)
+        return super().execute(query, params, **kwargs)
 
 
 class RowReader(Generic[M]):

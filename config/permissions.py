@@ -16,7 +16,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db import connection, transaction
+from django.db import transaction
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
@@ -24,7 +24,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from config.access import user_sees_all
-from config.db_rows import RowReader, table
+from config.db_rows import RowReader, hot_cursor, table
 
 
 class Scope(StrEnum):
@@ -82,7 +82,7 @@ class ScopedTokenAuthentication(TokenAuthentication):
     def authenticate_credentials(self, key: str) -> tuple[Any, Token]:
         read = _token_read()
         digest = token_digest(key)
-        with connection.cursor() as cursor:
+        with hot_cursor() as cursor:
             cursor.execute(read.sql, [*(scope.group_name for scope in Scope), digest])
             row = cursor.fetchone()
         if row is None:

@@ -14,7 +14,7 @@ from typing import Any, cast
 from django.db import connection, transaction
 from django.db.models import Field, Model
 
-from config.db_rows import table
+from config.db_rows import hot_cursor, table
 from postbacks.models import Conversion, Delivery
 
 _CONVERSION_FIELDS = (
@@ -71,7 +71,7 @@ def _conversion_ids_take(count: int) -> list[int]:
     if not count:
         return []
     table = Conversion._meta.db_table
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
             [table, count],
@@ -146,7 +146,7 @@ def _conversions_insert(
         if chunk_deliveries:
             params.append(_rows_json(chunk_deliveries, write.delivery_fields))
             sql = write.with_deliveries
-        with connection.cursor() as cursor:
+        with hot_cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
         for conversion_id, delivery_id in rows:

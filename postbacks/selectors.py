@@ -8,7 +8,7 @@ from django.db import connection
 from django.db.models import Prefetch, QuerySet
 
 from affiliates.models import Affiliate
-from config.db_rows import RowReader, table
+from config.db_rows import RowReader, hot_cursor, table
 from postbacks.models import (
     Conversion,
     Delivery,
@@ -55,7 +55,7 @@ def endpoints_by_affiliate(
     if connection.vendor != "postgresql":
         return _endpoints_by_affiliate_orm(affiliate_ids=affiliate_ids, statuses=statuses)
     read = _endpoints_read()
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(
             read.sql, [list(affiliate_ids), Affiliate.Status.ACTIVE, [str(s) for s in statuses]]
         )
@@ -109,7 +109,7 @@ def affiliates_by_network_id(*, network_ids: Collection[int]) -> dict[int, Affil
         # The demo database (`make run`'s SQLite has no arrays).
         return {a.network_id: a for a in Affiliate.objects.filter(network_id__in=network_ids)}
     read = _affiliate_reader()
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(
             f"SELECT {read.select_list('a')} FROM {table(Affiliate)} a "  # noqa: S608
             "WHERE a.network_id = ANY(%s)",

@@ -116,6 +116,10 @@ DATABASES = {
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
+# The ingest path's statements are prepared once per connection (config/db_rows.hot_cursor);
+# off for a connection pooler that cannot keep prepared statements (PgBouncer before 1.21, or
+# in transaction mode without max_prepared_statements).
+DATABASE_PREPARED_STATEMENTS = env.bool("DJANGO_DB_PREPARED_STATEMENTS", default=True)
 
 # ------------------------------------------------------------------------------
 # Static files
