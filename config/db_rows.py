@@ -2,11 +2,11 @@
 built once instead of compiled by the ORM on every request (the ingest path)."""
 
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from django.conf import settings
 from django.db import connection
-from django.db.backends.postgresql.base import ServerBindingCursor
+from django.db.backends.postgresql import base as postgresql
 from django.db.backends.utils import CursorWrapper
 from django.db.models import Model
 
@@ -34,13 +34,17 @@ def hot_cursor() -> CursorWrapper:
         # cursor ask for it, while the ORM's statements stay unprepared (bound on the client,
         # which never prepares).
         raw.prepare_threshold = _NEVER_BY_COUNT
-    return connection._prepare_cursor(_PreparedCursor(raw))
+    wrap: Any = connection  # _prepare_cursor: the wrapping every Django cursor gets
+    return cast(CursorWrapper, wrap._prepare_cursor(_PreparedCursor(raw)))
 
 
 _NEVER_BY_COUNT = 2**31 - 1
 
 
-class _PreparedCursor(ServerBindingCursor):
+_ServerBindingCursor: Any = postgresql.ServerBindingCursor
+
+
+class _PreparedCursor(_ServerBindingCursor):
     """Django's server-binding cursor, asking psycopg to prepare every statement it runs."""
 
     def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
