@@ -114,10 +114,6 @@ class SetupRequestAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
     form = SetupRequestEditForm
     fieldsets = (
         (
-            "Review",
-            {"fields": ("status", "affiliate", "rejection_reason", ("reviewed_by", "reviewed_at"))},
-        ),
-        (
             "Tracker and postback URL",
             {
                 "fields": (
@@ -131,6 +127,10 @@ class SetupRequestAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
                 "they would break are worked out again on saving. What the affiliate sent stays "
                 "in the History.",
             },
+        ),
+        (
+            "Review",
+            {"fields": ("status", "affiliate", "rejection_reason", ("reviewed_by", "reviewed_at"))},
         ),
         (
             "Submitted",
