@@ -1,5 +1,6 @@
-"""The affiliate's setup form (docs/spec.md §7): parses input and hands it to the one validator in
-affiliates.setup_requests, so the form, the admin and the API agree on what is valid."""
+"""The affiliate's setup form (docs/spec.md §7), and the account manager's edit of a request it
+filed: both parse input and hand it to the one validator in affiliates.setup_requests, so the
+form, the admin and the API agree on what is valid."""
 
 from typing import Any
 
@@ -10,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from affiliates.models import Affiliate, SetupRequest
 from affiliates.selectors import event_types_active
+from affiliates.setup_request_edits import setup_request_edit_validate
 from affiliates.setup_requests import setup_request_validate
 from affiliates.validators import MAX_TRACKER_PARAMS
 from postbacks.models import PostbackEndpoint
@@ -242,4 +244,75 @@ class SetupForm(forms.Form):
                     self.add_error(field, messages)
         if self.params_errors:
             raise ValidationError(gettext("The tracker params need a look: see below."))
+        return cleaned
+
+
+class ParamNamesField(forms.CharField):
+    """Tracker param names typed as one comma-separated line; checked by the setup form's own
+    validator (setup_request_validate) in the form's clean, not here."""
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return ", ".join(str(name) for name in value)
+        return value
+
+
+class SetupRequestEditForm(forms.ModelForm):
+    """An account manager's correction of a new request on its review page: the tracker params,
+    separator, postback URL and test link, checked exactly as the affiliate's setup form checks
+    them, with the request's other answers (events, method) as the affiliate gave them."""
+
+    tracker_params = ParamNamesField(
+        label="Tracker params",
+        max_length=MAX_TRACKER_PARAMS * (PARAM_NAME_MAX + 2),
+        widget=forms.TextInput(attrs={"size": 50, "spellcheck": "false"}),
+        help_text="In order, separated by commas, e.g. affid, clickId. A renamed param needs "
+        "the postback URL's macro renamed too.",
+    )
+    tracker_separator = forms.CharField(
+        label="Separator",
+        max_length=8,
+        strip=False,
+        widget=forms.TextInput(attrs={"size": 4}),
+    )
+    url_template = forms.CharField(
+        label="Postback URL",
+        max_length=URL_MAX,
+        widget=forms.TextInput(attrs={"size": 80, "spellcheck": "false"}),
+    )
+    test_link = forms.CharField(
+        label="Test link",
+        max_length=URL_MAX,
+        widget=forms.TextInput(attrs={"size": 80, "spellcheck": "false"}),
+        help_text="An offer link with the tracker filled in: a value for each param.",
+    )
+
+    class Meta:
+        model = SetupRequest
+        fields = ("tracker_params", "tracker_separator", "url_template", "test_link")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        # The admin drops the fields of a reviewed request (read-only); a field error already
+        # says what is missing.
+        if any(field not in cleaned for field in SetupRequestEditForm.Meta.fields):
+            return cleaned
+        try:
+            cleaned["tracker_params"] = setup_request_edit_validate(
+                setup_request=self.instance,
+                tracker_params=cleaned["tracker_params"],
+                tracker_separator=cleaned["tracker_separator"],
+                url_template=cleaned["url_template"],
+                test_link=cleaned["test_link"],
+            )
+        except ValidationError as exc:
+            if not hasattr(exc, "error_dict"):
+                raise
+            for field, messages in exc.message_dict.items():
+                if field in self.fields:
+                    self.add_error(field, messages)
+                else:
+                    # Events: not editable here, so named in the form's own error.
+                    label = field.replace("_", " ").capitalize()
+                    self.add_error(None, [f"{label}: {message}" for message in messages])
         return cleaned

@@ -167,6 +167,49 @@ def setup_request_comparison(*, setup_request: SetupRequest) -> list[ComparisonR
     ]
 
 
+# What an account manager may correct in a new request (affiliates/setup_request_edits.py), by
+# the names a person reads in the history and on the review page.
+SETUP_REQUEST_EDITABLE = {
+    "tracker_params": "tracker params",
+    "tracker_separator": "separator",
+    "url_template": "postback URL",
+    "test_link": "test link",
+}
+
+
+@dataclass(frozen=True)
+class SetupRequestEdits:
+    """What the affiliate asked for where an account manager has changed it since, and who did."""
+
+    rows: list[ComparisonRow]  # label, asked by the affiliate (asked), as it is now (current)
+    editors: list[str]
+
+
+def _shown(value: object) -> str:
+    return ", ".join(value) if isinstance(value, list) else str(value)
+
+
+def setup_request_edits(*, setup_request: SetupRequest) -> SetupRequestEdits:
+    """The affiliate's own ask (the request's first version in its history) beside the request as
+    account managers have edited it, so a review never loses what the affiliate sent."""
+    versions = setup_request.history.order_by("history_date", "history_id")
+    first = versions.first()
+    if first is None:
+        return SetupRequestEdits(rows=[], editors=[])
+    rows = [
+        ComparisonRow(label[:1].upper() + label[1:], _shown(getattr(first, field)), _shown(now))
+        for field, label in SETUP_REQUEST_EDITABLE.items()
+        if (now := getattr(setup_request, field)) != getattr(first, field)
+    ]
+    edits = versions.filter(history_change_reason__startswith="edited").select_related(
+        "history_user"
+    )
+    editors = list(
+        dict.fromkeys(str(v.history_user) if v.history_user else "someone" for v in edits)
+    )
+    return SetupRequestEdits(rows=rows, editors=editors)
+
+
 @dataclass(frozen=True)
 class PreviewRow:
     event: str

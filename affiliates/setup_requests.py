@@ -4,6 +4,7 @@ affiliate's tracker structure and an endpoint in testing) or rejected."""
 
 import logging
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -263,12 +264,18 @@ def _review_claim(
     )
 
 
-def _reviewed_elsewhere(setup_request: SetupRequest) -> ValidationError:
+class SetupRequestReviewed(ValidationError):
+    """The request was approved, rejected or deleted meanwhile: nothing of it can change now."""
+
+
+def reviewed_elsewhere(
+    setup_request: SetupRequest, *, doing: str = "approved or rejected"
+) -> SetupRequestReviewed:
     current = SetupRequest.objects.filter(pk=setup_request.pk).values_list("status", flat=True)
     status = current.first() or "deleted"
     reference = setup_request_reference(setup_request=setup_request)
-    return ValidationError(
-        f"{reference} is already {status}; only a new request can be approved or rejected."
+    return SetupRequestReviewed(
+        f"{reference} is already {status}; only a new request can be {doing}."
     )
 
 
@@ -317,12 +324,15 @@ def setup_request_approve(
     reviewer: User,
     disable_broken: bool = False,
     replace_live: bool = False,
+    seen_updated_at: datetime | None = None,
 ) -> PostbackEndpoint:
     """Turn a new request into the affiliate's tracker structure and a PostbackEndpoint in status
     `testing`, in one transaction, recording the reviewer. Existing endpoints that the new
     params would break refuse the approval, or with ``disable_broken`` are disabled with it.
     With ``replace_live``, the first live endpoint that receives the same events is replaced by
-    the new one: disabled when the new one is set live, so a sale never fires twice.
+    the new one: disabled when the new one is set live, so a sale never fires twice. With
+    ``seen_updated_at`` (the version the review page showed), a request edited since is refused:
+    the reviewer approves the params whose breakage and preview they saw.
 
     The status change is a guarded UPDATE (only from `new`), so of two managers approving at the
     same moment one succeeds and the other is refused; anything that fails rolls it all back.
@@ -331,8 +341,14 @@ def setup_request_approve(
         if not _review_claim(
             setup_request=setup_request, status=SetupRequest.Status.APPROVED, reviewer=reviewer
         ):
-            raise _reviewed_elsewhere(setup_request)
+            raise reviewed_elsewhere(setup_request)
         setup_request.refresh_from_db()
+        if seen_updated_at is not None and setup_request.updated_at != seen_updated_at:
+            raise ValidationError(
+                f"{setup_request_reference(setup_request=setup_request)} was edited after this "
+                "page was opened: check its params, the preview and the endpoints they would "
+                "break again, then approve."
+            )
         affiliate = (
             Affiliate.objects.select_for_update()
             .filter(network_id=setup_request.network_id)
@@ -404,5 +420,5 @@ def setup_request_reject(
         if claimed:
             history_record_update(instance=setup_request, user=reviewer, reason="rejected")
     if not claimed:
-        raise _reviewed_elsewhere(setup_request)
+        raise reviewed_elsewhere(setup_request)
     return setup_request
