@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from config.api import MAX_ID, error_responses
 from config.api_input import BoundedLimitOffsetPagination
 from config.permissions import HasManageScope
-from postbacks import endpoints, lifecycle, probes, selectors
+from postbacks import endpoint_changes, endpoints, lifecycle, probes, selectors
 from postbacks.models import EventType, PostbackEndpoint
 from postbacks.serializers import EndpointTestOutputSerializer
 
@@ -34,12 +34,22 @@ class EndpointOutputSerializer(serializers.ModelSerializer):
     )
     fire_on = serializers.ListField(child=serializers.ChoiceField(choices=lifecycle.STATUSES))
     status_values = serializers.DictField(child=serializers.CharField())
+    replaces: serializers.PrimaryKeyRelatedField[PostbackEndpoint] = (
+        serializers.PrimaryKeyRelatedField(
+            read_only=True,
+            allow_null=True,
+            help_text="The id of the live endpoint this one takes over from: set live, it "
+            "disables that one. A change of what a live endpoint fires is made such an endpoint; "
+            "null: none.",
+        )
+    )
 
     class Meta:
         model = PostbackEndpoint
         ref_name = "PostbackEndpoint"
-        fields = (
+        fields: tuple[str, ...] = (
             "id",
+            "replaces",
             "affiliate_id",
             "offer_id",
             "event_types",
@@ -55,6 +65,36 @@ class EndpointOutputSerializer(serializers.ModelSerializer):
             "updated_at",
         )
         read_only_fields = fields
+
+
+class EndpointRevisionOutputSerializer(EndpointOutputSerializer):
+    notes = serializers.SerializerMethodField(
+        help_text="What happened and what to do next: the live endpoint stays as it was, this "
+        "new one waits for a test postback and for being set live."
+    )
+
+    class Meta(EndpointOutputSerializer.Meta):
+        ref_name = "PostbackEndpointRevision"
+        fields = (*EndpointOutputSerializer.Meta.fields, "notes")
+        read_only_fields = fields
+
+    def get_notes(self, obj: PostbackEndpoint) -> list[str]:
+        return list(self.context["notes"])
+
+
+def _revision_notes(change: endpoint_changes.EndpointChange) -> list[str]:
+    assert change.revision is not None
+    live, new = change.endpoint.pk, change.revision.pk
+    notes = [
+        f"endpoint #{live} stays live as it was; your change is endpoint #{new} in testing: send "
+        f"it a test postback (POST /api/v1/postback-endpoints/{new}/test/), then set it live "
+        f'(PATCH /api/v1/postback-endpoints/{new}/ with {{"status": "live"}}), which disables '
+        f"#{live}"
+    ]
+    notes += [
+        f"endpoint #{pk}, an earlier change of #{live}, is disabled" for pk in change.superseded
+    ]
+    return notes
 
 
 class EndpointInputSerializer(serializers.Serializer):
@@ -158,6 +198,23 @@ class EndpointListCreateApi(APIView):
         )
 
 
+_CHANGE_DESCRIPTION = (
+    "Changed in place (`200`, the endpoint as it is now), except a change of what a live "
+    "endpoint fires (its affiliate, offer, event types, URL template, method, `fire_on` or "
+    "`status_values`) that leaves it live: that endpoint is left as it was and keeps firing, and "
+    "the change is made a new endpoint in `testing` that `replaces` it (`202`, the new endpoint "
+    "with `notes`). Send that one a test postback, then set it live with "
+    '`{"status": "live"}`: allowed once its latest test succeeded, it disables the endpoint it '
+    "replaces in the same transaction. A change that also takes the live endpoint out of "
+    "`live` (draft, testing, disabled) is made in place."
+)
+_CHANGE_RESPONSES = {
+    200: EndpointOutputSerializer,
+    202: EndpointRevisionOutputSerializer,
+    **error_responses(400, 404, 413, 415),
+}
+
+
 @extend_schema(tags=["postback endpoints"])
 class EndpointDetailApi(APIView):
     permission_classes = [HasManageScope]
@@ -175,8 +232,9 @@ class EndpointDetailApi(APIView):
     @extend_schema(
         operation_id="postback_endpoints_update",
         summary="Replace a postback endpoint",
+        description=_CHANGE_DESCRIPTION,
         request=EndpointInputSerializer,
-        responses={200: EndpointOutputSerializer, **error_responses(400, 404, 413, 415)},
+        responses=_CHANGE_RESPONSES,
     )
     def put(self, request: Request, pk: int) -> Response:
         return self._update(request, pk, partial=False)
@@ -184,8 +242,9 @@ class EndpointDetailApi(APIView):
     @extend_schema(
         operation_id="postback_endpoints_partial_update",
         summary="Change some fields of a postback endpoint",
+        description=_CHANGE_DESCRIPTION,
         request=EndpointInputSerializer(partial=True),
-        responses={200: EndpointOutputSerializer, **error_responses(400, 404, 413, 415)},
+        responses=_CHANGE_RESPONSES,
     )
     def patch(self, request: Request, pk: int) -> Response:
         return self._update(request, pk, partial=True)
@@ -194,8 +253,16 @@ class EndpointDetailApi(APIView):
         endpoint = get_object_or_404(PostbackEndpoint, pk=pk)
         serializer = EndpointInputSerializer(data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
-        endpoints.endpoint_update(endpoint=endpoint, data=serializer.validated_data)
-        return Response(EndpointOutputSerializer(selectors.endpoint_list().get(pk=pk)).data)
+        change = endpoint_changes.endpoint_update(
+            endpoint=endpoint, data=serializer.validated_data, user=request.user
+        )
+        if change.revision is None:
+            return Response(EndpointOutputSerializer(selectors.endpoint_list().get(pk=pk)).data)
+        revision = selectors.endpoint_list().get(pk=change.revision.pk)
+        answer = EndpointRevisionOutputSerializer(
+            revision, context={"notes": _revision_notes(change)}
+        )
+        return Response(answer.data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
         operation_id="postback_endpoints_destroy",

@@ -57,3 +57,19 @@ def endpoint_signing_keys(
 
 def endpoint_has_secret(*, endpoint: PostbackEndpoint) -> bool:
     return EndpointSecret.objects.filter(_valid(timezone.now()), endpoint=endpoint).exists()
+
+
+def endpoint_secrets_copy(*, source: PostbackEndpoint, target: PostbackEndpoint) -> None:
+    """Give `target` (a new version of `source`, endpoints.endpoint_revise) the secrets `source`
+    signs with now, each valid as long: the receiver checks the new version's signatures with
+    the secret it already has, and a test of it is signed as the live one's postbacks are."""
+    now = timezone.now()
+    EndpointSecret.objects.bulk_create(
+        EndpointSecret(
+            endpoint=target,
+            key=secret.key,
+            created_at=secret.created_at,
+            valid_until=secret.valid_until,
+        )
+        for secret in EndpointSecret.objects.filter(_valid(now), endpoint=source)
+    )

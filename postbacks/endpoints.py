@@ -1,5 +1,6 @@
-"""Postback endpoints: their writes, validated as the admin validates them (docs/spec.md §2, §4),
-and every change of their status. The admin, its form, the API and the circuit breaker call these.
+"""Postback endpoints: their creation and deletion, validated as the admin validates them
+(docs/spec.md §2, §4), and every change of their status. The admin, its form, the API and the
+circuit breaker call these; a change of an endpoint's fields is postbacks/endpoint_changes.py's.
 
 The API names an endpoint's affiliate by its network id, its offer by the network offer id (none:
 all offers) and its event types by their codes; these are resolved here.
@@ -31,33 +32,15 @@ Status = PostbackEndpoint.Status
 # The statuses an endpoint may be set live from; a disabled one goes back to testing first.
 LIVE_FROM: Sequence[str] = (Status.DRAFT, Status.TESTING)
 
-ENDPOINT_FIELDS = (
-    "affiliate_id",
-    "offer_id",
-    "event_types",
-    "url_template",
-    "method",
-    "status",
-    "disabled_reason",
-    "test_link",
-    "fire_on",
-    "status_values",
-    "success_body",
-)
-# The fields an update copies as given; the others name rows (affiliate, offer, event types).
-_PLAIN_FIELDS = tuple(
-    name for name in ENDPOINT_FIELDS if name not in ("affiliate_id", "offer_id", "event_types")
-)
 
-
-def _affiliate(network_id: int) -> Affiliate:
+def resolve_affiliate(network_id: int) -> Affiliate:
     affiliate = Affiliate.objects.filter(network_id=network_id).first()
     if affiliate is None:
         raise ValidationError({"affiliate_id": f"Unknown affiliate {network_id}."})
     return affiliate
 
 
-def _offer(network_offer_id: int | None) -> Offer | None:
+def resolve_offer(network_offer_id: int | None) -> Offer | None:
     if network_offer_id is None:
         return None
     offer = Offer.objects.filter(network_offer_id=network_offer_id).first()
@@ -66,7 +49,7 @@ def _offer(network_offer_id: int | None) -> Offer | None:
     return offer
 
 
-def _event_types(codes: Sequence[str]) -> list[EventType]:
+def resolve_event_types(codes: Sequence[str]) -> list[EventType]:
     if not codes:
         raise ValidationError({"event_types": "Choose at least one event type."})
     found = list(EventType.objects.filter(code__in=list(codes)))
@@ -105,8 +88,8 @@ def endpoint_create(
     endpoint it takes over from when it is set live."""
     endpoint = PostbackEndpoint(
         replaces_id=replaces_id,
-        affiliate=_affiliate(affiliate_id),
-        offer=_offer(offer_id),
+        affiliate=resolve_affiliate(affiliate_id),
+        offer=resolve_offer(offer_id),
         url_template=url_template,
         method=method,
         status=status,
@@ -116,63 +99,8 @@ def endpoint_create(
         status_values=dict(status_values or {}),
         success_body=success_body,
     )
-    _endpoint_save(endpoint, _event_types(event_types))
+    _endpoint_save(endpoint, resolve_event_types(event_types))
     return endpoint
-
-
-def endpoint_update(*, endpoint: PostbackEndpoint, data: Mapping[str, Any]) -> PostbackEndpoint:
-    """Change the given fields (names from ENDPOINT_FIELDS, ids as in endpoint_create)."""
-    unknown = set(data) - set(ENDPOINT_FIELDS)
-    if unknown:
-        raise ValueError(f"not endpoint fields: {sorted(unknown)}")
-    if "affiliate_id" in data:
-        endpoint.affiliate = _affiliate(data["affiliate_id"])
-    if "offer_id" in data:
-        endpoint.offer = _offer(data["offer_id"])
-    event_types = _event_types(data["event_types"]) if "event_types" in data else None
-    for name in _PLAIN_FIELDS:
-        if name in data:
-            setattr(endpoint, name, data[name])
-    _endpoint_save(endpoint, event_types)
-    return endpoint
-
-
-# What a live endpoint sends, and where: a change of any of these is tested before it fires.
-FIRING_FIELDS = ("offer", "event_types", "url_template", "method")
-
-
-def endpoint_change_needs_test(*, was: str, changed: Sequence[str]) -> bool:
-    """A live endpoint whose URL, method, events or offer change must pass a test first."""
-    return was == Status.LIVE and any(name in FIRING_FIELDS for name in changed)
-
-
-def endpoint_revise(
-    *,
-    endpoint: PostbackEndpoint,
-    offer: Offer | None,
-    event_types: Sequence[EventType],
-    url_template: str,
-    method: str,
-    test_link: str,
-    user: Any = None,
-) -> PostbackEndpoint:
-    """A live endpoint's new version, as a new endpoint in testing that replaces it: the live one
-    keeps firing as it was until the new one passes a test and is set live (endpoint_set_live
-    then disables the old one in the same transaction)."""
-    revision = PostbackEndpoint(
-        affiliate=endpoint.affiliate,
-        offer=offer,
-        url_template=url_template,
-        method=method,
-        status=Status.TESTING,
-        test_link=test_link,
-        replaces=endpoint,
-    )
-    _endpoint_save(revision, list(event_types))
-    history_record_update(
-        instance=endpoint, user=user, reason=f"changed as endpoint #{revision.pk}, in testing"
-    )
-    return revision
 
 
 def endpoint_delete(*, endpoint: PostbackEndpoint) -> None:

@@ -7,6 +7,7 @@ from django import forms
 from affiliates.models import Affiliate
 from offers.models import Offer
 from postbacks import lifecycle
+from postbacks.endpoint_changes import live_endpoint_would_break, live_template_kept
 from postbacks.endpoints import endpoint_status_check
 from postbacks.headers import HeaderError, headers_masked, headers_parse
 from postbacks.macros import MAX_URL_LENGTH, TemplateError, validate_template
@@ -89,17 +90,33 @@ class PostbackEndpointAdminForm(forms.ModelForm):
 
 
 class PostbackEndpointInlineFormSet(forms.BaseInlineFormSet):
-    """Endpoints added on a new affiliate's page, checked against the params saved with it.
+    """The endpoints on an affiliate's page, checked against the params saved with it.
 
     On an existing affiliate each endpoint's clean already sees the affiliate being saved (the
     inline form holds the parent object, updated in place), so a param renamed together with its
-    endpoints is accepted, and one still in use cannot be removed.
+    endpoints is accepted, and one still in use cannot be removed. A live endpoint whose change
+    will be tested first keeps firing meanwhile: the new params must not break it
+    (endpoint_changes.live_template_kept).
     """
+
+    # The affiliate's tracker params as saved, before this save (None: a new affiliate).
+    params_before: list[str] | None = None
 
     def clean(self) -> None:
         super().clean()
-        if self.instance.pk is not None:
+        if self.instance.pk is None:
+            self._check_new_affiliates_templates()
             return
+        self.params_before = list(
+            Affiliate.objects.filter(pk=self.instance.pk)
+            .values_list("tracker_params", flat=True)
+            .get()
+            or []
+        )
+        for form in self.initial_forms:
+            self._check_live_endpoint_keeps_firing(form)
+
+    def _check_new_affiliates_templates(self) -> None:
         # A new affiliate has no id yet, so PostbackEndpoint.clean skips the template check.
         params = self.instance.tracker_params or []
         for form in self.forms:
@@ -111,6 +128,21 @@ class PostbackEndpointInlineFormSet(forms.BaseInlineFormSet):
                 validate_template(template, params)
             except TemplateError as exc:
                 form.add_error("url_template", str(exc))
+
+    def _check_live_endpoint_keeps_firing(self, form: forms.ModelForm) -> None:
+        data = getattr(form, "cleaned_data", {})
+        saved = form.initial
+        stays_live = saved.get("status") == data.get("status") == PostbackEndpoint.Status.LIVE
+        if not stays_live or data.get("DELETE") or form.errors or not form.has_changed():
+            return
+        try:
+            live_template_kept(
+                template=saved["url_template"],
+                params=self.instance.tracker_params or [],
+                params_before=self.params_before,
+            )
+        except TemplateError as exc:
+            form.add_error("url_template", live_endpoint_would_break(form.instance, exc))
 
 
 class EndpointPreviewForm(forms.Form):

@@ -9,7 +9,7 @@ non-ASCII text after the host, which is percent-encoded as UTF-8 (request lines 
 import difflib
 import functools
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -306,6 +306,61 @@ def _check_names(parts: Sequence[str | _Macro], known: Collection[str]) -> None:
 def validate_template(template: str, tracker_params: Sequence[str]) -> None:
     """Refuse, with a message naming the problem, a template that could not be sent."""
     _check_names(_parse(template), available_macros(tracker_params))
+
+
+_POSITIONAL = re.compile(r"p([1-9][0-9]*)")
+
+
+def _tracker_macros_rewritten(
+    template: str, tracker_params: Sequence[str], name_at: Callable[[int], str | None]
+) -> str | None:
+    """The template with each tracker value it names by name written as ``{name_at(position)}``;
+    None when name_at has no name for one, or a positional macro names a position the params
+    lack. Network macros, positional ones and the literal text stay as written."""
+    by_name = {
+        name: tracker_params.index(name) + 1 for name in _tracker_macro_names(tracker_params)
+    }
+    text: list[str] = []
+    for part in _parse(template):
+        if isinstance(part, str):
+            text.append(part)
+            continue
+        name: str | None = part.name
+        if part.name in by_name:
+            name = name_at(by_name[part.name])
+        elif found := _POSITIONAL.fullmatch(part.name):
+            name = part.name if name_at(int(found.group(1))) is not None else None
+        if name is None:
+            return None
+        text.append(f"{{{name}}}")
+    return "".join(text)
+
+
+def template_by_position(template: str, tracker_params: Sequence[str]) -> str:
+    """The template with every tracker value it names by name written by position ({clickId} ->
+    {p3} when clickId is the third param). Two templates with the same positional form send the
+    same URL for the same tracker, whatever the params are called: a param renamed together with
+    the templates that use it changes nothing that is sent. Raises TemplateError as _parse."""
+    rewritten = _tracker_macros_rewritten(template, tracker_params, lambda index: f"p{index}")
+    return template if rewritten is None else rewritten
+
+
+def template_params_renamed(
+    template: str, *, old_params: Sequence[str], new_params: Sequence[str]
+) -> str | None:
+    """A template written for `old_params`, rewritten for `new_params` position by position, so
+    it sends the URL it sent before for the same tracker ({clickId} -> {cid} when the third param
+    was renamed; {pN} when the new name is not usable by name). None when it uses a position the
+    new params do not have: no template sends for it what it did."""
+    usable = set(_tracker_macro_names(new_params))
+
+    def name_at(index: int) -> str | None:
+        if index > len(new_params):
+            return None
+        name = new_params[index - 1]
+        return name if name in usable else f"p{index}"
+
+    return _tracker_macros_rewritten(template, old_params, name_at)
 
 
 def _encode(value: str, place: Place) -> str:

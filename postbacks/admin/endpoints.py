@@ -25,23 +25,20 @@ from config.admin_tools import (
 )
 from config.history_admin import HistoryAdmin
 from postbacks import dashboard, probes
+from postbacks.admin.endpoint_changes import (
+    EndpointInlineFormSet,
+    form_change_values,
+    revision_message,
+)
 from postbacks.admin.replay import may_replay, replay_and_report
+from postbacks.endpoint_changes import EndpointChange, endpoint_change
 from postbacks.endpoint_secrets import (
     ROTATION_OVERLAP,
     endpoint_has_secret,
     endpoint_secret_rotate,
 )
-from postbacks.endpoints import (
-    endpoint_can_go_live,
-    endpoint_change_needs_test,
-    endpoint_revise,
-    endpoint_set_live,
-)
-from postbacks.forms import (
-    EndpointPreviewForm,
-    PostbackEndpointAdminForm,
-    PostbackEndpointInlineFormSet,
-)
+from postbacks.endpoints import endpoint_can_go_live, endpoint_set_live
+from postbacks.forms import EndpointPreviewForm, PostbackEndpointAdminForm
 from postbacks.macros import available_macros
 from postbacks.models import Delivery, DeliveryAttempt, EventType, PostbackEndpoint
 from postbacks.plain_errors import plain_error
@@ -78,11 +75,16 @@ def _affiliates_of(request: HttpRequest) -> QuerySet[Affiliate]:
 class PostbackEndpointInline(admin.TabularInline):
     model = PostbackEndpoint
     form = PostbackEndpointAdminForm
-    formset = PostbackEndpointInlineFormSet
+    formset = EndpointInlineFormSet
+    template = f"{TEMPLATES}/inline.html"
     fields = ("url_template", "offer", "event_types", "method", "status", "test_link")
     autocomplete_fields = ("offer", "event_types")
     extra = 0
     show_change_link = True
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        formset = super().get_formset(request, obj, **kwargs)
+        return type(formset.__name__, (formset,), {"request": request})
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[PostbackEndpoint]:
         return (
@@ -206,32 +208,28 @@ class PostbackEndpointAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
             fieldsets.insert(-1, self.test_fieldset)
         return fieldsets
 
-    # --- A live endpoint's change of what it fires is tested first -----------------------------
-    # The change becomes a new endpoint in testing (endpoints.endpoint_revise); the live one is
+    # --- Every change goes through endpoint_change ----------------------------------------------
+    # A live endpoint's change of what it fires becomes a new endpoint in testing; the live one is
     # left as it was, and keeps firing, until the new one is set live.
-    REVISION = "_endpoint_revision"
+    CHANGE = "_endpoint_change"
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        was = PostbackEndpoint.objects.filter(pk=obj.pk).values_list("status", flat=True).first()
-        if change and was and endpoint_change_needs_test(was=was, changed=form.changed_data):
-            data = form.cleaned_data
-            revision = endpoint_revise(
-                endpoint=PostbackEndpoint.objects.get(pk=obj.pk),
-                offer=data.get("offer"),
-                event_types=list(data["event_types"]),
-                url_template=data["url_template"],
-                method=data["method"],
-                test_link=data.get("test_link") or "",
-                user=request.user,
-            )
-            setattr(request, self.REVISION, revision)
+        if not change:
+            super().save_model(request, obj, form, change)
             return
-        super().save_model(request, obj, form, change)
+        setattr(
+            request,
+            self.CHANGE,
+            endpoint_change(endpoint=obj, values=form_change_values(form), user=request.user),
+        )
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        if getattr(request, self.REVISION, None) is not None:
+        done: EndpointChange | None = getattr(request, self.CHANGE, None)
+        if done is None:
+            super().save_related(request, form, formsets, change)
+        elif done.revision is not None:
             return
-        super().save_related(request, form, formsets, change)
+        # endpoint_change wrote the event types too; this page has no inlines of its own.
         endpoint = form.instance
         warning = dedupe_warning(
             url_template=endpoint.url_template,
@@ -242,17 +240,11 @@ class PostbackEndpointAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
             self.message_user(request, warning, messages.WARNING)
 
     def response_change(self, request: HttpRequest, obj: Any) -> HttpResponse:
-        revision = getattr(request, self.REVISION, None)
-        if revision is None:
+        done: EndpointChange | None = getattr(request, self.CHANGE, None)
+        if done is None or done.revision is None:
             return super().response_change(request, obj)
-        self.message_user(
-            request,
-            f"Endpoint #{obj.pk} is live and keeps firing as it was. Your change is endpoint "
-            f"#{revision.pk}, in testing: send it a test postback, then Set live, which "
-            f"disables #{obj.pk}.",
-            messages.WARNING,
-        )
-        return redirect(self._url("change", revision.pk))
+        self.message_user(request, revision_message(done), messages.WARNING)
+        return redirect(self._url("change", done.revision.pk))
 
     def get_urls(self) -> list[URLPattern]:
         opts = self.opts

@@ -119,11 +119,16 @@ def existing_endpoint_row(endpoint: PostbackEndpoint, **overrides: Any) -> dict[
 
 
 def test_renaming_a_param_with_its_endpoint_in_one_submit_is_accepted(admin_client):
+    # The endpoint is live and stays live: {clickId} -> {cid} with the param renamed sends the
+    # same URL for the same tracker, so it is no change of what fires and is saved in place (a
+    # template changed beyond the rename is a revision: tests/postbacks/test_live_edit_inline.py).
     affiliate = AffiliateFactory.create(tracker_params=["affid", "clickId"])
     endpoint = PostbackEndpointFactory.create(
         affiliate=affiliate, url_template="https://track.example/pb?c={clickId}"
     )
-    row = existing_endpoint_row(endpoint, url_template="https://track.example/pb?c={cid}")
+    row = existing_endpoint_row(
+        endpoint, url_template="https://track.example/pb?c={cid}", status="live"
+    )
     data = affiliate_form(
         endpoints=[row],
         initial=1,
@@ -135,6 +140,8 @@ def test_renaming_a_param_with_its_endpoint_in_one_submit_is_accepted(admin_clie
     assert response.status_code == 302, inline_errors(response)
     endpoint.refresh_from_db()
     assert endpoint.url_template == "https://track.example/pb?c={cid}"
+    assert endpoint.status == PostbackEndpoint.Status.LIVE
+    assert not PostbackEndpoint.objects.filter(replaces=endpoint).exists()
 
 
 def test_removing_a_param_an_endpoint_uses_is_refused(admin_client):

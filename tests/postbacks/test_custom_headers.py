@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from postbacks.headers import HeaderError, headers_parse
-from postbacks.models import Delivery
+from postbacks.models import Delivery, PostbackEndpoint
 from postbacks.probes import endpoint_test_fire
 from tests.factories import AffiliateFactory, PostbackEndpointFactory
 
@@ -53,9 +53,11 @@ def test_the_model_refuses_a_header_with_a_line_break():
 
 @pytest.mark.django_db(transaction=True)
 def test_headers_are_sent_and_kept_out_of_history_and_the_page(receiver, admin_client):
+    # In testing: on a live endpoint a change of headers is tested first (test_live_edit.py).
     endpoint = PostbackEndpointFactory(
         affiliate=AffiliateFactory(tracker_params=["clickId"]),
         url_template=receiver.base_url + "/pb?tx={transaction_id}",
+        status=PostbackEndpoint.Status.TESTING,
     )
     change = f"/admin/postbacks/postbackendpoint/{endpoint.pk}/change/"
     form = {

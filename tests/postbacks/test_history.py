@@ -6,7 +6,8 @@ from datetime import timedelta
 import pytest
 
 from postbacks.delivery.breaker import endpoint_streaks_update
-from postbacks.endpoints import endpoint_disable_live, endpoint_update
+from postbacks.endpoint_changes import endpoint_update
+from postbacks.endpoints import endpoint_disable_live
 from postbacks.models import PostbackEndpoint
 from tests.factories import PostbackEndpointFactory
 from tests.postbacks.test_admin import endpoint_in_testing, endpoint_view_url
@@ -57,7 +58,8 @@ def test_set_live_is_recorded_with_the_manager_who_did_it(admin_client, admin_us
 
 
 def test_event_type_changes_are_recorded_and_shown(admin_client):
-    endpoint = PostbackEndpointFactory.create(events=["signup"])
+    # In testing: a live endpoint's change of its events is made a new endpoint (test_live_edit).
+    endpoint = PostbackEndpointFactory.create(events=["signup"], status=Status.TESTING)
     before = endpoint.history.latest()
     endpoint_update(endpoint=endpoint, data={"event_types": ["signup", "rebill"]})
 
