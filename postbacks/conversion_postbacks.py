@@ -8,7 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from affiliates.models import Affiliate
+from offers.models import Offer
 from postbacks import lifecycle
+from postbacks.delivery_writes import Row, delivery_row
 from postbacks.endpoint_secrets import endpoint_signing_keys
 from postbacks.macros import (
     TemplateError,
@@ -18,7 +21,7 @@ from postbacks.macros import (
     network_values,
     render_url,
 )
-from postbacks.models import Conversion, Delivery, PostbackEndpoint
+from postbacks.models import Conversion, EventType, PostbackEndpoint
 from postbacks.selectors import endpoints_firing
 
 logger = logging.getLogger(__name__)
@@ -32,6 +35,58 @@ def signing_keys_for(endpoints: Iterable[PostbackEndpoint]) -> SigningKeys:
     for a whole batch; no query at all when none does."""
     signing = [endpoint.pk for endpoint in endpoints if "{signature}" in endpoint.url_template]
     return endpoint_signing_keys(endpoint_ids=signing) if signing else {}
+
+
+@dataclass(frozen=True, slots=True)
+class StoredConversion:
+    """A conversion as ingest holds it, new or stored before: the row's values with its event
+    type, offer and affiliate (objects a whole batch shares), under the model's own names, so a
+    batch of a thousand answers builds no model instance."""
+
+    pk: int
+    transaction_id: str
+    event_type: EventType
+    offer: Offer
+    affiliate: Affiliate | None
+    tracker_raw: str
+    tracker_values: Mapping[str, str]
+    amount: Decimal | None
+    currency: str
+    occurred_at: datetime
+    attribution: str
+    attribution_error: str
+    status: str
+
+    @property
+    def event_type_id(self) -> int:
+        return self.event_type.pk
+
+    @property
+    def offer_id(self) -> int:
+        return self.offer.pk
+
+    @property
+    def affiliate_id(self) -> int | None:
+        return self.affiliate.pk if self.affiliate else None
+
+    @classmethod
+    def of(cls, conversion: Conversion) -> "StoredConversion":
+        """From a stored Conversion (read with its event type, offer and affiliate)."""
+        return cls(
+            pk=conversion.pk,
+            transaction_id=conversion.transaction_id,
+            event_type=conversion.event_type,
+            offer=conversion.offer,
+            affiliate=conversion.affiliate,
+            tracker_raw=conversion.tracker_raw,
+            tracker_values=conversion.tracker_values or {},
+            amount=conversion.amount,
+            currency=conversion.currency,
+            occurred_at=conversion.occurred_at,
+            attribution=conversion.attribution,
+            attribution_error=conversion.attribution_error,
+            status=conversion.status,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +111,7 @@ class ConversionFacts:
     occurred_at: datetime
 
     @classmethod
-    def of(cls, conversion: Conversion) -> "ConversionFacts":
+    def of(cls, conversion: Conversion | StoredConversion) -> "ConversionFacts":
         offer, event_type = conversion.offer, conversion.event_type
         return cls(
             conversion_id=conversion.pk,
@@ -75,6 +130,25 @@ class ConversionFacts:
             currency=conversion.currency,
             occurred_at=conversion.occurred_at,
         )
+
+
+class FiringEndpoints:
+    """Which of the affiliates' live endpoints fire for a conversion of an offer and an event
+    type (selectors.endpoints_firing), worked out once per combination: a batch names a few
+    affiliates, offers and events a thousand times."""
+
+    def __init__(self, endpoints: Mapping[int, Sequence[PostbackEndpoint]]) -> None:
+        self.endpoints = endpoints
+        self._firing: dict[tuple[int, int, int], list[PostbackEndpoint]] = {}
+
+    def of(self, *, affiliate_id: int, offer_id: int, event_type_id: int) -> list[PostbackEndpoint]:
+        key = (affiliate_id, offer_id, event_type_id)
+        firing = self._firing.get(key)
+        if firing is None:
+            firing = self._firing[key] = endpoints_firing(
+                self.endpoints.get(affiliate_id, []), offer_id=offer_id, event_type_id=event_type_id
+            )
+        return firing
 
 
 def _network_values(
@@ -132,7 +206,7 @@ def conversion_network_values(
     )
 
 
-def conversion_amount_notes(conversion: Conversion) -> list[str]:
+def conversion_amount_notes(conversion: Conversion | StoredConversion) -> list[str]:
     """What the ingest answer says of the amount postbacks carry, when it is not as posted."""
     offer = conversion.offer
     if conversion.amount is not None or offer.kind != "pps" or offer.payout is None:
@@ -214,43 +288,24 @@ def postbacks_render(
     return rendered
 
 
-def deliveries_build(
+def deliveries_rows(
     *,
-    conversion: Conversion,
+    facts: ConversionFacts,
     endpoints: Sequence[PostbackEndpoint],
     status: str,
     reason: str = "",
-    now: datetime,
     signing_keys: SigningKeys | None = None,
-) -> list[Delivery]:
-    """Delivery rows telling of `conversion` at `status`, for the endpoints that fire for it and
-    on that status (see postbacks_render)."""
-    firing = [
-        endpoint
-        for endpoint in endpoints_firing(
-            endpoints, offer_id=conversion.offer_id, event_type_id=conversion.event_type_id
-        )
-        if lifecycle.fires(endpoint.fire_on, status)
-    ]
-    if not firing:
-        # Nothing to tell: the conversion's offer and event type are not even read.
-        return []
-    rendered = postbacks_render(
-        facts=ConversionFacts.of(conversion),
-        endpoints=firing,
-        status=status,
-        reason=reason,
-        signing_keys=signing_keys,
-    )
+) -> list[Row]:
+    """Delivery rows (postbacks/delivery_writes.py) telling of the conversion at `status`, for
+    those of `endpoints` (the ones firing for it, FiringEndpoints) that fire on that status (see
+    postbacks_render)."""
     return [
-        Delivery(
-            conversion=conversion,
-            endpoint=endpoint,
+        delivery_row(conversion_id=facts.conversion_id, endpoint=endpoint, status=status, url=url)
+        for endpoint, url in postbacks_render(
+            facts=facts,
+            endpoints=endpoints,
             status=status,
-            url=url,
-            method=endpoint.method,
-            next_attempt_at=now,
-            enqueued_at=now,
+            reason=reason,
+            signing_keys=signing_keys,
         )
-        for endpoint, url in rendered
     ]

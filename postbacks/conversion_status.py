@@ -14,12 +14,14 @@ A batch costs the same few statements whatever its size, in one transaction:
    from>``, and records those it made in the append-only change log, with who, when, from, to
    and why;
 4. the postbacks the new statuses call for are written, each once (``INSERT ... ON CONFLICT DO
-   NOTHING`` on the one-delivery-per-conversion-endpoint-and-status constraint), and queued after
-   the commit, as ingest does. An endpoint that fires on approval only held a pending sale's
+   NOTHING`` on the one-delivery-per-conversion-endpoint-and-status constraint, by
+   postbacks/delivery_writes.py, the statement ingest writes its deliveries with), and queued
+   after the commit, as ingest does. An endpoint that fires on approval only held a pending sale's
    postback until now; a rejected sale it never hears of.
 
-The rows of steps 3 and 4 travel as one JSON parameter each (``jsonb_to_recordset``): a thousand
-rows as placeholders cost more to bind, in the driver, than the statements take to run.
+The rows of steps 3 and 4 travel as one JSON parameter each (``jsonb_to_recordset``,
+``jsonb_populate_recordset``): a thousand rows as placeholders cost more to bind, in the driver,
+than the statements take to run.
 
 The lock does not block ingest: inserting deliveries that refer to a conversion takes a key-share
 lock, which a no-key update lock lets through.
@@ -40,16 +42,16 @@ from affiliates.models import Affiliate
 from config.db_rows import table
 from offers.models import Offer
 from postbacks import lifecycle, metrics
-from postbacks.conversion_postbacks import ConversionFacts, postbacks_render, signing_keys_for
-from postbacks.delivery.queue import enqueue_ids
-from postbacks.models import (
-    Conversion,
-    ConversionStatusChange,
-    Delivery,
-    EventType,
-    PostbackEndpoint,
+from postbacks.conversion_postbacks import (
+    ConversionFacts,
+    FiringEndpoints,
+    deliveries_rows,
+    signing_keys_for,
 )
-from postbacks.selectors import conversion_ids_by_key, endpoints_by_affiliate, endpoints_firing
+from postbacks.delivery.queue import enqueue_ids
+from postbacks.delivery_writes import Row, deliveries_insert
+from postbacks.models import Conversion, ConversionStatusChange, EventType
+from postbacks.selectors import conversion_ids_by_key, endpoints_by_affiliate
 
 Source = ConversionStatusChange.Source
 
@@ -250,46 +252,6 @@ def _write(
         return {row[0] for row in cursor.fetchall()}
 
 
-def _deliveries_insert(rows: Sequence[Mapping[str, Any]], *, now: datetime) -> dict[int, list[int]]:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING: the deliveries this call created, by
-    conversion id. A conversion that already told an endpoint of this status is not told twice:
-    the unique constraint decides, with no error."""
-    created: dict[int, list[int]] = defaultdict(list)
-    if connection.vendor != "postgresql":
-        # The demo database, one writer at a time: the rows already there are left out first.
-        told = set(
-            Delivery.objects.filter(
-                conversion_id__in={row["conversion_id"] for row in rows}, is_test=False
-            ).values_list("conversion_id", "endpoint_id", "status")
-        )
-        deliveries = Delivery.objects.bulk_create(
-            Delivery(**row, next_attempt_at=now, enqueued_at=now)
-            for row in rows
-            if (row["conversion_id"], row["endpoint_id"], row["status"]) not in told
-        )
-        for delivery in deliveries:
-            created[delivery.conversion_id].append(delivery.pk)  # type: ignore[index]
-        return created
-    sql = (
-        f"INSERT INTO {table(Delivery)} "  # noqa: S608
-        "(conversion_id, endpoint_id, status, url, method, state, attempts, is_test, "
-        "next_attempt_at, enqueued_at, last_error, created_at, updated_at) "
-        "SELECT d.conversion_id, d.endpoint_id, d.status, d.url, d.method, %s, 0, false, "
-        "%s, %s, '', %s, %s "
-        "FROM ROWS FROM (jsonb_to_recordset(%s::jsonb) AS (conversion_id bigint, "
-        "endpoint_id bigint, status text, url text, method text)) "
-        "WITH ORDINALITY AS d (conversion_id, endpoint_id, status, url, method, n) ORDER BY d.n "
-        "ON CONFLICT (conversion_id, endpoint_id, status) WHERE NOT is_test DO NOTHING "
-        "RETURNING id, conversion_id"
-    )
-    params: list[Any] = [Delivery.State.PENDING, now, now, now, now, json.dumps(rows)]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        for pk, conversion_id in sorted(cursor.fetchall()):
-            created[conversion_id].append(pk)
-    return created
-
-
 def _deliveries_create(
     changes: Sequence[_Change], locked: Mapping[int, _Locked], *, now: datetime
 ) -> dict[int, list[int]]:
@@ -303,35 +265,21 @@ def _deliveries_create(
         return {}
     endpoints = endpoints_by_affiliate(affiliate_ids={affiliate for _, _, affiliate in told})
     signing_keys = signing_keys_for(e for listed in endpoints.values() for e in listed)
-    # A batch names a few affiliates, offers and events many times: which endpoints fire for
-    # each combination is worked out once.
-    firing: dict[tuple[int, int, int], list[PostbackEndpoint]] = {}
-    rows: list[dict[str, Any]] = []
+    firing = FiringEndpoints(endpoints)
+    rows: list[Row] = []
     for change, row, affiliate in told:
-        key = (affiliate, row.facts.offer_id, row.facts.event_type_id)
-        if key not in firing:
-            firing[key] = endpoints_firing(
-                endpoints.get(affiliate, []),
+        rows += deliveries_rows(
+            facts=row.facts,
+            endpoints=firing.of(
+                affiliate_id=affiliate,
                 offer_id=row.facts.offer_id,
                 event_type_id=row.facts.event_type_id,
-            )
-        for endpoint, url in postbacks_render(
-            facts=row.facts,
-            endpoints=firing[key],
+            ),
             status=change.to_status,
             reason=change.reason,
             signing_keys=signing_keys,
-        ):
-            rows.append(
-                {
-                    "conversion_id": change.conversion_id,
-                    "endpoint_id": endpoint.pk,
-                    "status": change.to_status,
-                    "url": url,
-                    "method": endpoint.method,
-                }
-            )
-    return _deliveries_insert(rows, now=now) if rows else {}
+        )
+    return deliveries_insert(rows, now=now)
 
 
 def _rounds(requests: Sequence[StatusRequest]) -> list[list[int]]:

@@ -63,10 +63,16 @@ class _Macro:
     place: Place
 
 
-def _tracker_macro_names(tracker_params: Sequence[str]) -> list[str]:
+def _tracker_macro_names(tracker_params: Sequence[str]) -> tuple[str, ...]:
     """The params usable by name: fixed meanings (network, p1..pN) win over a param's name."""
+    return _macro_names_of(tuple(tracker_params))
+
+
+# An affiliate's params are asked for with every postback it is sent: worked out once.
+@functools.lru_cache(maxsize=4096)
+def _macro_names_of(tracker_params: tuple[str, ...]) -> tuple[str, ...]:
     taken = set(NETWORK_MACROS) | {f"p{index}" for index in range(1, len(tracker_params) + 1)}
-    return [name for name in tracker_params if _NAME.fullmatch(name) and name not in taken]
+    return tuple(name for name in tracker_params if _NAME.fullmatch(name) and name not in taken)
 
 
 def available_macros(tracker_params: Sequence[str]) -> dict[str, str]:
@@ -363,7 +369,13 @@ def template_params_renamed(
     return _tracker_macros_rewritten(template, old_params, name_at)
 
 
+# What quote() never encodes, in any place: most values (ids, amounts, codes) are only this.
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
 def _encode(value: str, place: Place) -> str:
+    if _UNRESERVED.fullmatch(value):
+        return value
     # Lone surrogates (possible from JSON) are passed on as their bytes rather than dropped.
     safe = _PATH_SAFE if place == "path" else ""
     return quote(value, safe=safe, encoding="utf-8", errors="surrogatepass")
@@ -392,6 +404,8 @@ def _ascii_after_host(url: str) -> str:
     """Percent-encode (UTF-8) the non-ASCII text a template wrote after its host, as browsers
     do: HTTP/1.1 request lines are ASCII. Values are ASCII already, so nothing is encoded twice;
     a non-ASCII host is left to the client's IDNA encoding."""
+    if url.isascii():
+        return url
     scheme, _, rest = url.partition("://")
     cut = re.search(r"[/?#]", rest)
     if cut is None:

@@ -16,18 +16,26 @@ from django.db.models import Q
 from django.utils import timezone
 
 from affiliates.models import Affiliate
+from offers.models import Offer
 from postbacks import lifecycle, lookups
-from postbacks.conversion_postbacks import deliveries_build, signing_keys_for
-from postbacks.conversion_writes import conversions_store
-from postbacks.delivery.queue import enqueue_ids
-from postbacks.ingest_answers import (
+from postbacks.conversion_postbacks import (
     ConversionFacts,
+    FiringEndpoints,
+    StoredConversion,
+    deliveries_rows,
+    signing_keys_for,
+)
+from postbacks.conversion_writes import conversion_row, conversions_store
+from postbacks.delivery.queue import enqueue_ids
+from postbacks.delivery_writes import Row, deliveries_insert
+from postbacks.ingest_answers import ConversionFacts as RepeatFacts
+from postbacks.ingest_answers import (
     IgnoredValue,
     empty_params_warnings,
     quiet_notes,
     repeat_ignored,
 )
-from postbacks.models import Conversion, Delivery, PostbackEndpoint
+from postbacks.models import Conversion, Delivery, EventType, PostbackEndpoint
 from postbacks.selectors import (
     affiliates_by_network_id,
     endpoints_by_affiliate,
@@ -103,17 +111,18 @@ def conversion_deliveries_create(*, conversion: Conversion, now: datetime) -> li
     constraint backs it)."""
     if conversion.affiliate_id is None:
         return []
-    endpoints = endpoints_by_affiliate(affiliate_ids={conversion.affiliate_id})
-    deliveries = Delivery.objects.bulk_create(
-        deliveries_build(
-            conversion=conversion,
-            endpoints=endpoints.get(conversion.affiliate_id, []),
-            status=conversion.status,
-            reason=conversion.status_reason,
-            now=now,
-        )
+    firing = FiringEndpoints(endpoints_by_affiliate(affiliate_ids={conversion.affiliate_id}))
+    rows = deliveries_rows(
+        facts=ConversionFacts.of(conversion),
+        endpoints=firing.of(
+            affiliate_id=conversion.affiliate_id,
+            offer_id=conversion.offer_id,
+            event_type_id=conversion.event_type_id,
+        ),
+        status=conversion.status,
+        reason=conversion.status_reason,
     )
-    delivery_ids = [d.pk for d in deliveries]
+    delivery_ids = deliveries_insert(rows, now=now).get(conversion.pk, [])
     transaction.on_commit(lambda: enqueue_ids(delivery_ids))
     return delivery_ids
 
@@ -121,13 +130,14 @@ def conversion_deliveries_create(*, conversion: Conversion, now: datetime) -> li
 def conversion_quiet_notes(*, conversion: Conversion) -> list[str]:
     """Why a stored conversion fires nothing now, in the words of ingest's notes (reads its
     affiliate's live endpoints)."""
+    stored = StoredConversion.of(conversion)
     if conversion.affiliate_id is None:
-        return _quiet_notes(conversion, [])
+        return _quiet_notes(stored, [])
     endpoints = endpoints_by_affiliate(affiliate_ids={conversion.affiliate_id})
-    return _quiet_notes(conversion, endpoints.get(conversion.affiliate_id, []))
+    return _quiet_notes(stored, endpoints.get(conversion.affiliate_id, []))
 
 
-def _quiet_notes(conversion: Conversion, endpoints: Sequence[PostbackEndpoint]) -> list[str]:
+def _quiet_notes(conversion: StoredConversion, endpoints: Sequence[PostbackEndpoint]) -> list[str]:
     """Why nothing fires for a conversion, given its affiliate's live endpoints (no query)."""
     affiliate = conversion.affiliate
     firing = (
@@ -165,7 +175,7 @@ class IngestItem:
 
 @dataclass(frozen=True)
 class IngestResult:
-    conversion: Conversion
+    conversion: StoredConversion
     created: bool
     delivery_ids: list[int]
     # For a repeat: the fields it sent differently, [stored, sent], all ignored.
@@ -176,7 +186,7 @@ class IngestResult:
 
 
 def _new_result(
-    conversion: Conversion, delivery_ids: list[int], endpoints: Sequence[PostbackEndpoint]
+    conversion: StoredConversion, delivery_ids: list[int], endpoints: Sequence[PostbackEndpoint]
 ) -> IngestResult:
     """A new conversion's answer: its deliveries, with the notes and warnings it calls for. All
     from what ingest has in hand: no query."""
@@ -196,7 +206,7 @@ def _as_repeat(result: IngestResult, item: IngestItem) -> IngestResult:
     """The stored conversion's answer to a repeat, with what the repeat said differently. Only
     repeats pay for this: the stored conversion is already loaded with its offer and affiliate."""
     stored = result.conversion
-    facts = ConversionFacts(
+    facts = RepeatFacts(
         offer_id=stored.offer.network_offer_id,
         tracker=stored.tracker_raw,
         affiliate_id=stored.affiliate.network_id if stored.affiliate else None,
@@ -204,7 +214,7 @@ def _as_repeat(result: IngestResult, item: IngestItem) -> IngestResult:
         currency=stored.currency,
         occurred_at=stored.occurred_at,
     )
-    sent = ConversionFacts(
+    sent = RepeatFacts(
         offer_id=item.offer_id,
         tracker=item.tracker,
         affiliate_id=item.affiliate_id,
@@ -221,13 +231,46 @@ def _as_repeat(result: IngestResult, item: IngestItem) -> IngestResult:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    """An item that may be new: its row, and what its answer and its postbacks are made of."""
+
+    index: int
+    row: Row
+    event_type: EventType
+    offer: Offer
+    attribution: Attribution
+    currency: str
+    occurred_at: datetime
+
+    def stored(self, item: IngestItem, pk: int) -> StoredConversion:
+        return StoredConversion(
+            pk=pk,
+            transaction_id=item.transaction_id,
+            event_type=self.event_type,
+            offer=self.offer,
+            affiliate=self.attribution.affiliate,
+            tracker_raw=item.tracker,
+            tracker_values=self.attribution.values,
+            amount=item.amount,
+            currency=self.currency,
+            occurred_at=self.occurred_at,
+            attribution=self.row["attribution"],
+            attribution_error=self.row["attribution_error"],
+            status=item.status,
+        )
+
+
 def conversions_ingest(*, items: Sequence[IngestItem]) -> list[IngestResult | ValidationError]:
     """Store conversion events and their deliveries, each once, in one transaction.
 
     One result per item, in order: the stored conversion (`created` False when the same
     (transaction_id, event) was stored before, then nothing new is created and nothing fires
     twice), or the ValidationError saying why the item was refused. Deliveries are handed to
-    the queue after commit; a bad item never sinks the others."""
+    the queue after commit; a bad item never sinks the others.
+
+    Conversions and deliveries are built as plain rows (conversion_writes, delivery_writes), not
+    model instances: for a batch of a thousand that was most of the Python it cost."""
     now = timezone.now()
     event_types = lookups.active_event_types({i.event for i in items})
     offers = lookups.offers_by_network_id({i.offer_id for i in items})
@@ -235,7 +278,7 @@ def conversions_ingest(*, items: Sequence[IngestItem]) -> list[IngestResult | Va
     results: list[IngestResult | ValidationError | None] = [None] * len(items)
     first_of: dict[tuple[str, int], int] = {}
     twins: list[tuple[int, int]] = []
-    candidates: list[tuple[int, Conversion]] = []
+    candidates: list[_Candidate] = []
     for index, item in enumerate(items):
         event_type = event_types.get(item.event)
         if event_type is None:
@@ -253,64 +296,71 @@ def conversions_ingest(*, items: Sequence[IngestItem]) -> list[IngestResult | Va
             continue
         first_of[key] = index
         attribution = book.attribute(tracker=item.tracker, affiliate_id=item.affiliate_id)
+        affiliate = attribution.affiliate
+        currency = (item.currency or offer.currency).upper()
+        occurred_at = item.occurred_at or now
+        row = conversion_row(
+            transaction_id=item.transaction_id,
+            event_type_id=event_type.pk,
+            offer_id=offer.pk,
+            affiliate_id=affiliate.pk if affiliate else None,
+            tracker_raw=item.tracker,
+            tracker_values=attribution.values,
+            amount=item.amount,
+            currency=currency,
+            occurred_at=occurred_at,
+            attribution=(
+                Conversion.Attribution.ATTRIBUTED.value
+                if affiliate
+                else Conversion.Attribution.UNATTRIBUTED.value
+            ),
+            attribution_error=attribution.error[:500],
+            status=item.status,
+        )
         candidates.append(
-            (
-                index,
-                Conversion(
-                    transaction_id=item.transaction_id,
-                    event_type=event_type,
-                    offer=offer,
-                    affiliate=attribution.affiliate,
-                    tracker_raw=item.tracker,
-                    tracker_values=attribution.values,
-                    amount=item.amount,
-                    currency=(item.currency or offer.currency).upper(),
-                    occurred_at=item.occurred_at or now,
-                    received_at=now,
-                    attribution=(
-                        Conversion.Attribution.ATTRIBUTED
-                        if attribution.affiliate
-                        else Conversion.Attribution.UNATTRIBUTED
-                    ),
-                    attribution_error=attribution.error[:500],
-                    status=item.status,
-                ),
-            )
+            _Candidate(index, row, event_type, offer, attribution, currency, occurred_at)
         )
     endpoints = endpoints_by_affiliate(
-        affiliate_ids={c.affiliate_id for _, c in candidates if c.affiliate_id is not None}
+        affiliate_ids={c.row["affiliate_id"] for c in candidates if c.attribution.affiliate}
     )
+    firing = FiringEndpoints(endpoints)
     signing_keys = signing_keys_for(e for listed in endpoints.values() for e in listed)
+    stored: dict[int, StoredConversion] = {}
 
-    def build(conversion: Conversion) -> list[Delivery]:
-        if conversion.affiliate_id is None:
+    def build(position: int) -> list[Row]:
+        candidate = candidates[position]
+        conversion = stored[position] = candidate.stored(
+            items[candidate.index], candidate.row["id"]
+        )
+        if conversion.affiliate is None:
             return []
-        return deliveries_build(
-            conversion=conversion,
-            endpoints=endpoints.get(conversion.affiliate_id, []),
+        return deliveries_rows(
+            facts=ConversionFacts.of(conversion),
+            endpoints=firing.of(
+                affiliate_id=conversion.affiliate.pk,
+                offer_id=conversion.offer.pk,
+                event_type_id=conversion.event_type.pk,
+            ),
             status=conversion.status,
-            now=now,
             signing_keys=signing_keys,
         )
 
-    created = conversions_store([c for _, c in candidates], build=build)
+    created = conversions_store([c.row for c in candidates], build=build, now=now)
     delivery_ids = sorted(pk for listed in created.values() for pk in listed)
     transaction.on_commit(lambda: enqueue_ids(delivery_ids))
-    new: list[tuple[int, Conversion]] = []
-    old: list[tuple[int, Conversion]] = []
-    for index, conversion in candidates:
-        if conversion.pk in created:
-            new.append((index, conversion))
+    old: dict[int, _Candidate] = {}
+    for position, candidate in enumerate(candidates):
+        pk = candidate.row.get("id")
+        if pk in created:
+            conversion = stored[position]
+            results[candidate.index] = _new_result(
+                conversion,
+                created[pk],
+                endpoints.get(conversion.affiliate.pk, []) if conversion.affiliate else [],
+            )
         else:
-            conversion.pk = None
-            old.append((index, conversion))
-    for index, conversion in new:
-        results[index] = _new_result(
-            conversion,
-            created[conversion.pk],
-            endpoints.get(conversion.affiliate_id, []) if conversion.affiliate_id else [],
-        )
-    for index, result in _stored(keys={i: c for i, c in old}).items():
+            old[candidate.index] = candidate
+    for index, result in _stored(keys=old).items():
         results[index] = _as_repeat(result, items[index])
     for index, first in twins:
         earlier = results[first]
@@ -326,14 +376,14 @@ def conversions_ingest(*, items: Sequence[IngestItem]) -> list[IngestResult | Va
     return cast("list[IngestResult | ValidationError]", results)
 
 
-def _stored(*, keys: dict[int, Conversion]) -> dict[int, IngestResult]:
+def _stored(*, keys: dict[int, _Candidate]) -> dict[int, IngestResult]:
     """The conversions stored before, for the items that named them again."""
     if not keys:
         return {}
     lookup = Q()
-    for conversion in keys.values():
+    for candidate in keys.values():
         lookup |= Q(
-            transaction_id=conversion.transaction_id, event_type_id=conversion.event_type_id
+            transaction_id=candidate.row["transaction_id"], event_type_id=candidate.event_type.pk
         )
     stored = {
         (c.transaction_id, c.event_type_id): c
@@ -349,7 +399,7 @@ def _stored(*, keys: dict[int, Conversion]) -> dict[int, IngestResult]:
     ):
         ids[conversion_id].append(delivery_id)
     return {
-        index: IngestResult(found, False, ids[found.pk])
-        for index, conversion in keys.items()
-        if (found := stored.get((conversion.transaction_id, conversion.event_type_id)))
+        index: IngestResult(StoredConversion.of(found), False, ids[found.pk])
+        for index, candidate in keys.items()
+        if (found := stored.get((candidate.row["transaction_id"], candidate.event_type.pk)))
     }

@@ -1,6 +1,6 @@
 """docs/spec.md §4: URL templates and macros."""
 
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import pytest
 from hypothesis import given
@@ -290,6 +290,19 @@ def test_any_path_value_comes_back_as_one_segment(value: str) -> None:
     segments = urlsplit(url).path.split("/")
     assert len(segments) == 4
     assert unquote(segments[2], errors="strict") == value
+
+
+@given(st.one_of(any_value, st.from_regex(r"[A-Za-z0-9_.~-]*", fullmatch=True)))
+def test_a_value_is_encoded_as_quote_encodes_it_whatever_shortcut_rendering_takes(
+    value: str,
+) -> None:
+    """Rendering leaves values quote() would not change as they are without asking quote()
+    (most values are ids, amounts and codes); the URL is the same either way."""
+    url = render_url("https://t.example/p/{clickId}/é?c={clickId}", {"clickId": value})
+
+    path = quote(value, safe="!$&'()*+,;=:@", errors="surrogatepass")
+    query = quote(value, safe="", errors="surrogatepass")
+    assert url == f"https://t.example/p/{path}/%C3%A9?c={query}"
 
 
 @given(st.dictionaries(st.sampled_from([*NETWORK_MACROS, "clickId", "p1"]), any_value))
