@@ -40,6 +40,7 @@ def test_the_ingest_reads_go_through_it_and_are_still_logged():
         found = affiliates_by_network_id(network_ids=[7654321])
     assert found[7654321].pk == affiliate.pk
     assert len(queries.captured_queries) == 1
+    assert "network_id = ANY" in queries.captured_queries[0]["sql"]
     assert [count for _, count in prepared("network_id = ANY")] == [1]
 
 
