@@ -6,7 +6,6 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -26,15 +25,10 @@ from config.admin_tools import (
     ManagedRowsAdmin,
     admin_page_context,
     object_for_change,
+    staff_user,
 )
 from config.history_admin import HistoryAdmin
 from postbacks.admin.endpoints import PostbackEndpointInline
-
-
-def _staff_user(request: HttpRequest) -> User:
-    """The logged-in account manager (admin views are behind admin_view, so never anonymous)."""
-    assert isinstance(request.user, User)
-    return request.user
 
 
 class TrackerParamsField(forms.CharField):
@@ -134,7 +128,7 @@ class AffiliateAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
 
     def save_model(self, request: HttpRequest, obj: Affiliate, form: Any, change: bool) -> None:
         if not change and not user_sees_all(request.user):
-            obj.account_manager = _staff_user(request)
+            obj.account_manager = staff_user(request)
         super().save_model(request, obj, form, change)
 
     @admin.display(description="Tracker params")
@@ -166,7 +160,7 @@ class AffiliateAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
                 sent_to = invite_send(
                     affiliate=affiliate,
                     link=link,
-                    sender=_staff_user(request),
+                    sender=staff_user(request),
                     partner_url=portal_base_url(request=request) + reverse("partner:home"),
                     language=request.POST.get("language") or settings.LANGUAGE_CODE,
                 )

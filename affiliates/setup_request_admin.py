@@ -8,7 +8,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -44,14 +43,9 @@ from config.admin_tools import (
     ManagedRowsAdmin,
     admin_page_context,
     object_for_change,
+    staff_user,
 )
 from config.history_admin import HistoryAdmin
-
-
-def _staff_user(request: HttpRequest) -> User:
-    """The logged-in account manager (admin views are behind admin_view, so never anonymous)."""
-    assert isinstance(request.user, User)
-    return request.user
 
 
 class RejectForm(forms.Form):
@@ -171,7 +165,7 @@ class SetupRequestAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
         data = form.cleaned_data
         changed = setup_request_edit(
             setup_request=obj,
-            editor=_staff_user(request),
+            editor=staff_user(request),
             tracker_params=data.get("tracker_params", obj.tracker_params),
             tracker_separator=data.get("tracker_separator", obj.tracker_separator),
             url_template=data.get("url_template", obj.url_template),
@@ -317,7 +311,7 @@ class SetupRequestAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
         try:
             endpoint = setup_request_approve(
                 setup_request=setup_request,
-                reviewer=_staff_user(request),
+                reviewer=staff_user(request),
                 disable_broken=request.POST.get("disable_broken") == "1",
                 replace_live=request.POST.get("replace_live") == "1",
                 seen_updated_at=self._seen_updated_at(request),
@@ -347,7 +341,7 @@ class SetupRequestAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
             try:
                 setup_request_reject(
                     setup_request=setup_request,
-                    reviewer=_staff_user(request),
+                    reviewer=staff_user(request),
                     reason=form.cleaned_data["reason"],
                 )
             except ValidationError as exc:
@@ -366,7 +360,7 @@ class SetupRequestAdmin(ChangePageAdmin, ManagedRowsAdmin, HistoryAdmin):
 
     @admin.action(description="Approve the selected requests (endpoints in testing)")
     def approve_selected(self, request: HttpRequest, queryset: QuerySet[SetupRequest]) -> None:
-        reviewer = _staff_user(request)
+        reviewer = staff_user(request)
         approved = 0
         for setup_request in queryset.order_by("created_at"):
             try:

@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ALL_VAR, PAGE_VAR
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connections
@@ -228,3 +229,9 @@ class ReadOnlyInline(ViewOnly, admin.TabularInline):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+def staff_user(request: HttpRequest) -> User:
+    """The logged-in account manager (admin views are behind admin_view, so never anonymous)."""
+    assert isinstance(request.user, User)
+    return request.user
