@@ -395,5 +395,8 @@ LOGGING = {
 # The bearer token Prometheus sends to /metrics ("Authorization: Bearer <token>"). Empty: /metrics
 # answers 404, so metrics are off until a token is set.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Seconds between two additions of a web process's ingest request counts to Redis (0: each
+# request adds its own, a Redis round trip per request).
+METRICS_FLUSH_SECONDS = env.float("METRICS_FLUSH_SECONDS", default=1.0)
 # How long the admin dashboard's numbers are reused before they are computed again (seconds).
 DASHBOARD_CACHE_SECONDS = env.int("DASHBOARD_CACHE_SECONDS", default=30)

@@ -24,6 +24,8 @@ POSTBACK_ALLOWED_NETWORKS = env.list("POSTBACK_ALLOWED_NETWORKS", default=["127.
 POSTBACK_CONNECT_TIMEOUT = 2.0
 POSTBACK_TOTAL_TIMEOUT = 3.0
 POSTBACK_SWEEP_INTERVAL = 0.2
+# Each ingest count reaches Redis before its request answers (tests scrape right after).
+METRICS_FLUSH_SECONDS = 0.0
 # Static files straight from the apps (no collectstatic in a fresh checkout), as runserver does.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True

@@ -141,9 +141,10 @@ def sweep(*, limit: int = SWEEP_LIMIT, lock_seconds: float | None = None) -> Swe
     reclaimed = services.deliveries_reclaim_abandoned()
     due = services.deliveries_due(limit=limit, queued_before=emptied_at)
     if due:
-        services.deliveries_mark_enqueued(delivery_ids=due)
-        if not enqueue_ids(due):
-            return SweepReport(reclaimed, 0)
+        # Rows a worker is claiming this moment are left out (they are on their way).
+        due = services.deliveries_mark_enqueued(delivery_ids=due)
+    if due and not enqueue_ids(due):
+        return SweepReport(reclaimed, 0)
     try:
         # Gathered ids whose drain job was never queued (its enqueue failed) or was lost before
         # it started (its flag lapsed): a drain job for them now.

@@ -276,10 +276,19 @@ def deliveries_due(*, limit: int, queued_before: datetime | None = None) -> list
     )
 
 
-def deliveries_mark_enqueued(*, delivery_ids: Sequence[int]) -> int:
-    return Delivery.objects.filter(
-        pk__in=list(delivery_ids), state__in=[State.PENDING, State.FAILED]
-    ).update(enqueued_at=timezone.now())
+def deliveries_mark_enqueued(*, delivery_ids: Sequence[int]) -> list[int]:
+    """Mark these due deliveries queued now; the ids marked. A row a worker holds locked is
+    being claimed by it this moment and is left out: waiting for it, in whatever order the
+    plan visits rows, deadlocked with a claim waiting for a row this held (seen in the bench)."""
+    with transaction.atomic():
+        marked = list(
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=list(delivery_ids), state__in=[State.PENDING, State.FAILED])
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        Delivery.objects.filter(pk__in=marked).update(enqueued_at=timezone.now())
+    return marked
 
 
 def deliveries_unmark_enqueued(*, delivery_ids: Sequence[int]) -> int:

@@ -1,6 +1,7 @@
 """Prometheus /metrics (issue 7, item 3): off until a token is set, refused without it, and its
 counters move when conversions are ingested and postbacks delivered, by any process."""
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -168,6 +169,40 @@ def test_metrics_never_fail_the_work_when_redis_is_away(settings, caplog):
     redis_away(settings)
     metrics.ingest_request_count(api="single", status=202)
     assert "ingest metrics not recorded" in caplog.text
+
+
+def ingest_hash(field: str) -> int:
+    return int(redis_client().hget(metrics.INGEST_KEY, field) or 0)
+
+
+def test_ingest_counts_reach_redis_once_an_interval_and_survive_an_outage(settings):
+    """A request pays no Redis round trip for its own count: a thread adds the process's counts
+    every METRICS_FLUSH_SECONDS, and keeps what Redis refused for the next flush."""
+    field = "single|299"
+    redis_client().hdel(metrics.INGEST_KEY, field)
+    settings.METRICS_FLUSH_SECONDS = 0.3
+    for _ in range(3):
+        metrics.ingest_request_count(api="single", status=299)
+    assert ingest_hash(field) == 0  # not yet: counted in process
+
+    assert wait_until(lambda: ingest_hash(field) == 3, seconds=5)
+
+    settings.METRICS_FLUSH_SECONDS = 0
+    reachable = settings.RQ_QUEUES
+    redis_away(settings)
+    metrics.ingest_request_count(api="single", status=299)  # refused: kept
+    settings.RQ_QUEUES = reachable
+    metrics.ingest_request_count(api="single", status=299)
+    assert ingest_hash(field) == 5
+
+
+def wait_until(check, *, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return check()
 
 
 @pytest.mark.django_db
