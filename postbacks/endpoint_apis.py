@@ -50,17 +50,7 @@ class EndpointOutputSerializer(serializers.ModelSerializer):
         fields: tuple[str, ...] = (
             "id",
             "replaces",
-            "affiliate_id",
-            "offer_id",
-            "event_types",
-            "url_template",
-            "method",
-            "status",
-            "disabled_reason",
-            "test_link",
-            "fire_on",
-            "status_values",
-            "success_body",
+            *endpoint_changes.ENDPOINT_FIELDS,
             "created_at",
             "updated_at",
         )

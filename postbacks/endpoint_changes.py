@@ -32,10 +32,10 @@ from postbacks.macros import (
 )
 from postbacks.models import EventType, PostbackEndpoint
 
-# The fields of the management API's endpoint, as it names them (endpoint_update).
-ENDPOINT_FIELDS = (
-    "affiliate_id",
-    "offer_id",
+# An endpoint's settings, as the model names them: what the admin's endpoint form edits.
+ENDPOINT_SETTINGS = (
+    "affiliate",
+    "offer",
     "event_types",
     "url_template",
     "method",
@@ -45,6 +45,11 @@ ENDPOINT_FIELDS = (
     "fire_on",
     "status_values",
     "success_body",
+)
+# The same, as the management API names them (endpoint_update): the affiliate and the offer are
+# given by their network ids.
+ENDPOINT_FIELDS = tuple(
+    {"affiliate": "affiliate_id", "offer": "offer_id"}.get(name, name) for name in ENDPOINT_SETTINGS
 )
 # The fields an update copies as given; the others name rows (affiliate, offer, event types).
 _PLAIN_FIELDS = tuple(

@@ -7,7 +7,11 @@ from django import forms
 from affiliates.models import Affiliate
 from offers.models import Offer
 from postbacks import lifecycle
-from postbacks.endpoint_changes import live_endpoint_would_break, live_template_kept
+from postbacks.endpoint_changes import (
+    ENDPOINT_SETTINGS,
+    live_endpoint_would_break,
+    live_template_kept,
+)
 from postbacks.endpoints import endpoint_status_check
 from postbacks.headers import HeaderError, headers_masked, headers_parse
 from postbacks.macros import MAX_URL_LENGTH, TemplateError, validate_template
@@ -38,19 +42,7 @@ class PostbackEndpointAdminForm(forms.ModelForm):
 
     class Meta:
         model = PostbackEndpoint
-        fields = (
-            "affiliate",
-            "offer",
-            "event_types",
-            "url_template",
-            "method",
-            "status",
-            "disabled_reason",
-            "test_link",
-            "fire_on",
-            "status_values",
-            "success_body",
-        )
+        fields = ENDPOINT_SETTINGS
         widgets = {
             "url_template": forms.TextInput(attrs={"size": 90}),
             "test_link": forms.TextInput(attrs={"size": 90}),

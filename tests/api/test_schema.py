@@ -7,6 +7,10 @@ import pytest
 import yaml
 from django.core.management import call_command
 
+from postbacks.endpoint_apis import EndpointInputSerializer, EndpointOutputSerializer
+from postbacks.endpoint_changes import ENDPOINT_FIELDS, ENDPOINT_SETTINGS
+from postbacks.forms import PostbackEndpointAdminForm
+
 
 def test_schema_generates_without_warnings() -> None:
     out = io.StringIO()
@@ -56,3 +60,11 @@ def test_schema_documents_the_mending_routes_and_fields() -> None:
     assert "rerender" in parts["DeliveryReplayInputRequest"]["properties"]
     assert "refused" in parts["DeliveryReplayOutput"]["properties"]
     assert "url" in parts["DeliveryAttemptOutput"]["properties"]
+
+
+def test_an_endpoints_settings_are_named_once_for_the_api_and_the_admin() -> None:
+    """What the API shows and takes of an endpoint, and what the admin's form edits, is the one
+    list in postbacks/endpoint_changes.py: a setting added to the model is added there once."""
+    assert set(EndpointInputSerializer().fields) == set(ENDPOINT_FIELDS)
+    assert set(ENDPOINT_FIELDS) <= set(EndpointOutputSerializer().fields)
+    assert set(ENDPOINT_SETTINGS) <= set(PostbackEndpointAdminForm.base_fields)
