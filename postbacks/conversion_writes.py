@@ -148,17 +148,23 @@ def _conversions_insert(
 
 
 def conversions_store(
-    rows: Sequence[Row], *, build: Callable[[int], list[Row]], now: datetime
+    rows: Sequence[Row],
+    *,
+    build: Callable[[int], list[Row]],
+    now: datetime,
+    ids: Sequence[int] | None = None,
 ) -> dict[int, list[int]]:
     """Store the conversions (rows of conversion_row) not stored before, each with the delivery
     rows `build(i)` makes for `rows[i]` once its id is set (`rows[i]["id"]`). Returns the created
     conversions' ids with their delivery ids.
 
-    On PostgreSQL the ids are taken first, the postbacks rendered, and each chunk written by one
-    statement (several commit together). `make run`'s SQLite has no sequence to take ids from:
-    there the conversions are inserted first, in one transaction with their deliveries."""
+    On PostgreSQL the ids are taken first (or given, one a row, taken from the sequence by the
+    caller: ingest takes them with its reads), the postbacks rendered, and each chunk written by
+    one statement (several commit together). `make run`'s SQLite has no sequence to take ids
+    from: there the conversions are inserted first, in one transaction with their deliveries."""
     if connection.vendor == "postgresql":
-        for row, pk in zip(rows, _conversion_ids_take(len(rows)), strict=True):
+        taken = _conversion_ids_take(len(rows)) if ids is None else ids
+        for row, pk in zip(rows, taken, strict=True):
             row["id"] = pk
         deliveries = [build(position) for position in range(len(rows))]
         with transaction.atomic() if len(rows) > _INSERT_CHUNK else nullcontext():

@@ -3,6 +3,7 @@
 import functools
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 
 from django.db import connection
 from django.db.models import Prefetch, QuerySet
@@ -101,8 +102,102 @@ def _affiliate_reader() -> RowReader[Affiliate]:
     return RowReader(Affiliate)
 
 
+@dataclass(frozen=True)
+class IngestReads:
+    """What ingest reads before it writes: the affiliates its trackers name (by network id), the
+    live endpoints of the active ones (by affiliate pk, as endpoints_by_affiliate), and ids for
+    its new conversions from the table's sequence (the postbacks' URLs carry the conversion id,
+    so they are rendered before the row is written; an id left unused by a repeat is a gap, as
+    a rolled-back insert leaves)."""
+
+    affiliates: dict[int, Affiliate]
+    endpoints: dict[int, list[PostbackEndpoint]]
+    conversion_ids: list[int]
+
+
+class _IngestRead:
+    """The statement ingest_reads runs, built on first use. One row per endpoint (an affiliate
+    with none gives one row of NULLs for it, none found one row of NULLs in all); the ids ride
+    on the first row only."""
+
+    def __init__(self) -> None:
+        read = _endpoints_read()
+        self.endpoint, self.affiliate = read.endpoint, read.affiliate
+        self.sql = (
+            "WITH ids AS (SELECT ARRAY(SELECT nextval(pg_get_serial_sequence(%s, 'id')) "  # noqa: S608
+            "FROM generate_series(1, %s)) AS ids) "
+            "SELECT CASE WHEN row_number() OVER () = 1 THEN ids.ids END, "
+            f"{self.affiliate.select_list('a')}, {self.endpoint.select_list('e')}, "
+            f"ARRAY(SELECT s.eventtype_id FROM {table(PostbackEndpoint.event_types.through)} s "
+            "WHERE s.postbackendpoint_id = e.id) "
+            f"FROM ids LEFT JOIN {table(Affiliate)} a ON a.network_id = ANY(%s) "
+            f"LEFT JOIN {table(PostbackEndpoint)} e ON e.affiliate_id = a.id "
+            "AND a.status = %s AND e.status = %s"
+        )
+        # Where the affiliate's and the endpoint's ids are in a row (NULL: none there).
+        self.affiliate_pk = 1 + self.affiliate.names.index(Affiliate._meta.pk.attname)
+        self.endpoint_pk = (
+            1 + len(self.affiliate) + self.endpoint.names.index(PostbackEndpoint._meta.pk.attname)
+        )
+
+
+@functools.cache
+def _ingest_read() -> _IngestRead:
+    return _IngestRead()
+
+
+def ingest_reads(*, network_ids: Collection[int], new_conversions: int) -> IngestReads:
+    """The affiliates, their live endpoints and `new_conversions` ids, in one statement built
+    once: three round trips were a fifth of a single ingest's time in Python."""
+    if connection.vendor != "postgresql":
+        # The demo database (`make run`'s SQLite): no sequence, no arrays; its write gives ids.
+        named = affiliates_by_network_id(network_ids=network_ids)
+        active = {a.pk for a in named.values() if a.status == Affiliate.Status.ACTIVE}
+        return IngestReads(named, endpoints_by_affiliate(affiliate_ids=active), [])
+    if not network_ids and not new_conversions:
+        return IngestReads({}, {}, [])
+    read = _ingest_read()
+    with hot_cursor() as cursor:
+        cursor.execute(
+            read.sql,
+            [
+                Conversion._meta.db_table,
+                new_conversions,
+                list(network_ids),
+                Affiliate.Status.ACTIVE,
+                Status.LIVE,
+            ],
+        )
+        rows = cursor.fetchall()
+    affiliate_field = PostbackEndpoint._meta.get_field("affiliate")
+    affiliates: dict[int, Affiliate] = {}
+    endpoints: dict[int, list[PostbackEndpoint]] = defaultdict(list)
+    ids: list[int] = []
+    start = 1 + len(read.affiliate)
+    stop = start + len(read.endpoint)
+    for row in rows:
+        if row[0] is not None:
+            ids = list(row[0])
+        if row[read.affiliate_pk] is None:
+            continue
+        affiliate = affiliates.get(row[read.affiliate_pk])
+        if affiliate is None:
+            affiliate = read.affiliate.read(row[1:start])
+            affiliates[affiliate.pk] = affiliate
+        if row[read.endpoint_pk] is None:
+            continue
+        endpoint = read.endpoint.read(row[start:stop])
+        affiliate_field.set_cached_value(endpoint, affiliate)
+        endpoint.event_type_ids = list(row[-1])
+        endpoints[affiliate.pk].append(endpoint)
+    for listed in endpoints.values():
+        listed.sort(key=lambda e: e.pk)
+    return IngestReads({a.network_id: a for a in affiliates.values()}, endpoints, ids)
+
+
 def affiliates_by_network_id(*, network_ids: Collection[int]) -> dict[int, Affiliate]:
-    """Affiliates by their network id, in one statement built once (read on every ingest)."""
+    """Affiliates by their network id, in one statement built once (ingest reads them with
+    their endpoints: ingest_reads)."""
     if not network_ids:
         return {}
     if connection.vendor != "postgresql":

@@ -4,7 +4,7 @@
 import dataclasses
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -37,9 +37,11 @@ from postbacks.ingest_answers import (
 )
 from postbacks.models import Conversion, Delivery, EventType, PostbackEndpoint
 from postbacks.selectors import (
+    IngestReads,
     affiliates_by_network_id,
     endpoints_by_affiliate,
     endpoints_firing,
+    ingest_reads,
 )
 from postbacks.tracker import TrackerError, parse_tracker, split_network_id
 
@@ -54,9 +56,15 @@ class Attribution:
 
 
 class AffiliateBook:
-    """Affiliates by network id, loaded once for a whole batch of trackers."""
+    """Affiliates by network id, loaded once for a whole batch of trackers: by `read` (given the
+    network ids the trackers name) when the caller reads more with them, as ingest does."""
 
-    def __init__(self, *, trackers: Sequence[tuple[str, int | None]]) -> None:
+    def __init__(
+        self,
+        *,
+        trackers: Sequence[tuple[str, int | None]],
+        read: Callable[[set[int]], dict[int, Affiliate]] | None = None,
+    ) -> None:
         self._prefixes: list[str] | None = None
         self._fresh = False
         wanted = {network_id for _, network_id in trackers if network_id is not None}
@@ -65,7 +73,7 @@ class AffiliateBook:
                 found = self.network_id_in(tracker.strip())
                 if found is not None:
                     wanted.add(found)
-        self.by_network_id = affiliates_by_network_id(network_ids=wanted)
+        self.by_network_id = read(wanted) if read else affiliates_by_network_id(network_ids=wanted)
 
     def network_id_in(self, tracker: str) -> int | None:
         """The leading network id, by the affiliates' prefixes (asked again from the database
@@ -274,11 +282,10 @@ def conversions_ingest(*, items: Sequence[IngestItem]) -> list[IngestResult | Va
     now = timezone.now()
     event_types = lookups.active_event_types({i.event for i in items})
     offers = lookups.offers_by_network_id({i.offer_id for i in items})
-    book = AffiliateBook(trackers=[(i.tracker, i.affiliate_id) for i in items])
     results: list[IngestResult | ValidationError | None] = [None] * len(items)
     first_of: dict[tuple[str, int], int] = {}
     twins: list[tuple[int, int]] = []
-    candidates: list[_Candidate] = []
+    fresh: list[tuple[int, EventType, Offer]] = []
     for index, item in enumerate(items):
         event_type = event_types.get(item.event)
         if event_type is None:
@@ -295,6 +302,21 @@ def conversions_ingest(*, items: Sequence[IngestItem]) -> list[IngestResult | Va
             twins.append((index, first_of[key]))
             continue
         first_of[key] = index
+        fresh.append((index, event_type, offer))
+    # The affiliates, their endpoints and the new conversions' ids: one statement.
+    reads: list[IngestReads] = []
+
+    def read(network_ids: set[int]) -> dict[int, Affiliate]:
+        reads.append(ingest_reads(network_ids=network_ids, new_conversions=len(fresh)))
+        return reads[0].affiliates
+
+    book = AffiliateBook(
+        trackers=[(items[i].tracker, items[i].affiliate_id) for i, _, _ in fresh], read=read
+    )
+    (found,) = reads
+    candidates: list[_Candidate] = []
+    for index, event_type, offer in fresh:
+        item = items[index]
         attribution = book.attribute(tracker=item.tracker, affiliate_id=item.affiliate_id)
         affiliate = attribution.affiliate
         currency = (item.currency or offer.currency).upper()
@@ -320,9 +342,7 @@ def conversions_ingest(*, items: Sequence[IngestItem]) -> list[IngestResult | Va
         candidates.append(
             _Candidate(index, row, event_type, offer, attribution, currency, occurred_at)
         )
-    endpoints = endpoints_by_affiliate(
-        affiliate_ids={c.row["affiliate_id"] for c in candidates if c.attribution.affiliate}
-    )
+    endpoints = found.endpoints
     firing = FiringEndpoints(endpoints)
     signing_keys = signing_keys_for(e for listed in endpoints.values() for e in listed)
     stored: dict[int, StoredConversion] = {}
@@ -345,7 +365,9 @@ def conversions_ingest(*, items: Sequence[IngestItem]) -> list[IngestResult | Va
             signing_keys=signing_keys,
         )
 
-    created = conversions_store([c.row for c in candidates], build=build, now=now)
+    created = conversions_store(
+        [c.row for c in candidates], build=build, now=now, ids=found.conversion_ids or None
+    )
     delivery_ids = sorted(pk for listed in created.values() for pk in listed)
     transaction.on_commit(lambda: enqueue_ids(delivery_ids))
     old: dict[int, _Candidate] = {}

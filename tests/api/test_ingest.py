@@ -331,3 +331,19 @@ def test_percent_encoded_nul_in_the_tracker_is_still_stored(world: World, post_j
     assert response.status_code == 202
     conversion = Conversion.objects.get(pk=response.json()["id"])
     assert next(iter(conversion.tracker_values.values())) == "aff%00"
+
+
+def test_a_single_ingest_runs_three_statements(
+    world: World, post_json: Any, django_assert_num_queries: Any
+) -> None:
+    """The token; the affiliate with its endpoints and the new conversion's id; the conversion
+    written with its deliveries (docs/benchmarks.md: each statement was a round trip and a
+    share of the request's Python)."""
+    post_json(world.payload(transaction_id="warm"))  # event types and offers are read once
+    with django_assert_num_queries(3) as captured:
+        response = post_json(world.payload(transaction_id="counted"))
+    assert response.status_code == 202, response.content
+    first, reads, write = (q["sql"] for q in captured.captured_queries)
+    assert "authtoken" in first
+    assert "nextval" in reads and "postbacks_postbackendpoint" in reads
+    assert write.startswith("WITH c AS (INSERT INTO")
