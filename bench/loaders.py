@@ -223,6 +223,29 @@ def analyze() -> None:
         )
 
 
+def open_deliveries() -> int:
+    """Deliveries still to send (pending, failed for a retry, or being sent)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM postbacks_delivery "
+            "WHERE state IN ('pending', 'failed', 'sending')"
+        )
+        (count,) = cursor.fetchone()
+    return int(count)
+
+
+def set_aside_open_deliveries() -> int:
+    """Deliveries a run left unsent, taken out of the way of the next run (marked dead): the
+    next run measures its own conversions, not the CPU the last one's backlog still takes."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE postbacks_delivery SET state = 'dead', last_error = 'set aside by the bench', "
+            "lease_token = NULL, locked_until = NULL "
+            "WHERE state IN ('pending', 'failed', 'sending')"
+        )
+        return int(cursor.rowcount)
+
+
 def delivery_progress() -> tuple[int, int, float | None]:
     """(deliveries with a finished attempt, of which succeeded, unix time of the last one)."""
     with connection.cursor() as cursor:

@@ -15,7 +15,12 @@ from redis import Redis
 from rq import Worker
 
 from bench.config import CELERY_REDIS_URL, PYTHON, ROOT, Options
-from bench.loaders import Fixture, delivery_progress
+from bench.loaders import (
+    Fixture,
+    delivery_progress,
+    open_deliveries,
+    set_aside_open_deliveries,
+)
 from bench.procs import Procs, pids_named
 
 
@@ -236,6 +241,18 @@ class Stack:
         if self._sweeper is not None:
             self._sweeper.join(30)
             self._sweeper = None
+
+    def settle(self, *, timeout: float = 60.0) -> int:
+        """Before an open-loop run: let the workers send what the previous run left, for up to
+        `timeout` seconds, then set the rest aside; how many were set aside."""
+        deadline = time.monotonic() + timeout
+        while open_deliveries() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        if not open_deliveries():
+            return 0
+        aside = set_aside_open_deliveries()
+        self.flush_queue()
+        return aside
 
     def wait_delivered(self, n: int, *, timeout: float) -> tuple[int, int, float | None]:
         """Poll until n deliveries have a finished attempt (or the timeout)."""

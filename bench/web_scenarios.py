@@ -386,6 +386,9 @@ def _open_loop(
     arrival of its postback. A postback that never arrived (its request refused, unanswered or
     its delivery late) counts with the wait it had at the cut-off: a lower bound, so the
     percentiles are never flattered by what did not arrive."""
+    aside = stack.settle()
+    if aside:
+        log(f"{aside:,} deliveries of the previous run set aside, not sent within 60 s")
     stack.receiver_arrivals()
     steady = asyncio.run(_steady(base, token, make, rate, seconds))
     arrivals, cutoff = _arrivals(stack, steady.accepted, wait)
@@ -393,9 +396,23 @@ def _open_loop(
     return steady, arrivals, latencies
 
 
+def _legs(steady: Steady, arrivals: dict[str, float]) -> str:
+    """Where a run's latency went: the ingest request (send → 202) and delivery (202 → arrival),
+    p50/p99 in ms, over the postbacks that arrived."""
+    ingest = [steady.accepted[tx] - steady.sent[tx] for tx in steady.accepted if tx in arrivals]
+    delivery = [arrivals[tx] - steady.accepted[tx] for tx in steady.accepted if tx in arrivals]
+    if not ingest:
+        return "nothing arrived"
+
+    def spread(values: list[float]) -> str:
+        return f"{percentile(values, 50) * 1000:,.0f}/{percentile(values, 99) * 1000:,.0f} ms"
+
+    return f"ingest {spread(ingest)}, delivery {spread(delivery)} (p50/p99)"
+
+
 def end_to_end(stack: Stack, fixture: loaders.Fixture, base: str, token: str) -> list[Figure]:
     opts = stack.options
-    p50s, p99s, lost, notes = [], [], [], []
+    p50s, p99s, lost, notes, legs = [], [], [], [], []
     for rep in range(opts.long_repeats):
         make = partial(_healthy_conversion, fixture, f"e2e{rep}")
         steady, arrivals, latencies = _open_loop(
@@ -405,7 +422,8 @@ def end_to_end(stack: Stack, fixture: loaders.Fixture, base: str, token: str) ->
         p99s.append(percentile(latencies, 99) * 1000)
         missing = sum(1 for tx in steady.sent if tx not in arrivals)
         lost.append(missing)
-        log(f"end to end, run {rep + 1}: p50 {p50s[-1]:.0f} ms, p99 {p99s[-1]:.0f} ms")
+        legs.append(f"run {rep + 1}: {_legs(steady, arrivals)}")
+        log(f"end to end, run {rep + 1}: p50 {p50s[-1]:.0f} ms, p99 {p99s[-1]:.0f} ms; {legs[-1]}")
         if missing or steady.failures:
             notes.append(
                 f"run {rep + 1}: {missing:,} of {len(steady.sent):,} not arrived within 15 s "
@@ -417,7 +435,7 @@ def end_to_end(stack: Stack, fixture: loaders.Fixture, base: str, token: str) ->
     note = (
         f"{opts.e2e_rate}/s for {opts.e2e_seconds:.0f} s through gunicorn, "
         f"{opts.default_workers} delivery workers; send of the ingest request → arrival at "
-        "the receiver"
+        "the receiver; " + "; ".join(legs)
     )
     if notes:
         note += "; " + "; ".join(notes)
@@ -466,7 +484,7 @@ def load_sweep(stack: Stack, fixture: loaders.Fixture, base: str, token: str) ->
                 f"{rate:,}/s offered: accepted (conversions/s)",
                 [steady.accepted_rate],
                 note=f"{steady.accepted_share:.0%} accepted; p50 {p50:,.0f} ms, p99 {p99:,.0f} ms "
-                "(send → arrival)"
+                f"(send → arrival; {_legs(steady, arrivals)})"
                 + (f"; {missing:,} accepted not arrived within 10 s" if missing else "")
                 + (
                     f"; the sends kept {steady.offered:,.0f}/s"
