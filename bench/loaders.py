@@ -235,8 +235,8 @@ def open_deliveries() -> int:
 
 
 def set_aside_open_deliveries() -> int:
-    """Deliveries a run left unsent, taken out of the way of the next run (marked dead): the
-    next run measures its own conversions, not the CPU the last one's backlog still takes."""
+    """Deliveries a scenario left unsent, taken out of the way of the next one (marked dead):
+    the next run measures its own conversions, not the CPU the last one's backlog still takes."""
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE postbacks_delivery SET state = 'dead', last_error = 'set aside by the bench', "

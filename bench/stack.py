@@ -242,7 +242,7 @@ class Stack:
             self._sweeper.join(30)
             self._sweeper = None
 
-    def settle(self, *, timeout: float = 60.0) -> int:
+    def settle(self, *, timeout: float = 30.0) -> int:
         """Before an open-loop run: let the workers send what the previous run left, for up to
         `timeout` seconds, then set the rest aside; how many were set aside."""
         deadline = time.monotonic() + timeout
