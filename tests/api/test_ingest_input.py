@@ -6,6 +6,7 @@ holds."""
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -88,6 +89,38 @@ def test_a_well_formed_conversion_takes_the_fast_path(data):
         assert conversion_input_validate(data) is None
         return
     assert conversion_input_validate(data) == expected
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"event": " sale "},  # trimmed by the field
+        {"event": "sale\t"},
+        {"transaction_id": " t-1 "},  # kept as sent: the id is never trimmed
+        {"transaction_id": "   "},
+        {"transaction_id": "t\u200b1"},
+        {"transaction_id": "x" * 129},
+        {"tracker": "a\tb"},  # invisible, yet a tracker may carry it
+        {"tracker": ""},
+        {"tracker": None},
+        {"currency": "usd"},
+        {"currency": "XYZ"},
+        {"currency": 840},
+        {"offer_id": 2**63},
+        {"offer_id": 0},
+        {"offer_id": 7.0},
+        {"affiliate_id": "12"},
+        {"status": "approved "},
+        {"status": "rejected"},
+        {"status": None},
+        {"event": 12},
+    ],
+)
+def test_the_plain_checks_hand_odd_values_to_the_fields(changed):
+    """The plain checks vouch only for what a field keeps as it is; every other value is the
+    field's to judge, with the serializer's outcome."""
+    data = {"transaction_id": "t-1", "event": "sale", "offer_id": 7, **changed}
+    assert conversion_input_validate(data) == _serializer_view(data)
 
 
 def test_amounts_come_out_as_the_serializer_quantizes_them():
