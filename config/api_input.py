@@ -6,7 +6,7 @@ imported, so this module must not import it.
 """
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.conf import settings
@@ -14,7 +14,7 @@ from rest_framework import exceptions
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import JSONParser
-from rest_framework.renderers import JSONRenderer
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.utils.json import strict_constant
 
@@ -145,18 +145,22 @@ class JsonNegotiation(DefaultContentNegotiation):
     Python). Any other header, a format override or more renderers: DRF's own rules."""
 
     def select_renderer(
-        self, request: Request, renderers: list[Any], format_suffix: str | None = None
-    ) -> tuple[Any, str]:
+        self,
+        request: Request,
+        renderers: Iterable[BaseRenderer],
+        format_suffix: str | None = None,
+    ) -> tuple[BaseRenderer, str]:
+        listed = list(renderers)
         accept = request.META.get("HTTP_ACCEPT", "*/*")
         if (
             accept in _PLAIN_ACCEPTS
             and format_suffix is None
-            and len(renderers) == 1
-            and type(renderers[0]) is JSONRenderer
+            and len(listed) == 1
+            and type(listed[0]) is JSONRenderer
             and self.settings.URL_FORMAT_OVERRIDE not in request.query_params
         ):
-            return renderers[0], renderers[0].media_type
-        return super().select_renderer(request, renderers, format_suffix)
+            return listed[0], listed[0].media_type
+        return super().select_renderer(request, listed, format_suffix)
 
 
 _PLAIN_ACCEPTS = frozenset({"*/*", "application/json"})

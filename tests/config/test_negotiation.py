@@ -22,8 +22,10 @@ ACCEPTS = [
 
 
 def request_with(accept: str | None, query: str = "") -> Request:
-    extra = {} if accept is None else {"HTTP_ACCEPT": accept}
-    return Request(APIRequestFactory().get(f"/api/v1/conversions/{query}", **extra))
+    request = APIRequestFactory().get(f"/api/v1/conversions/{query}")
+    if accept is not None:
+        request.META["HTTP_ACCEPT"] = accept
+    return Request(request)
 
 
 def picked(negotiation, request: Request, renderers) -> tuple[str, str] | str:
