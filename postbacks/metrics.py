@@ -14,7 +14,7 @@ import threading
 import time
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from django.conf import settings
 from django.db.models import Count, Q
@@ -121,6 +121,14 @@ def attempts_observe(*, outcomes: Sequence[Outcome], verdict_states: Sequence[st
         _StoreState.succeeded()
 
 
+def _hash_add(key: str, counts: Mapping[str, int]) -> None:
+    """Add counts to the fields of the hash `key`, in one round trip (raises what Redis does)."""
+    pipe = redis_client().pipeline(transaction=False)
+    for field, count in counts.items():
+        pipe.hincrby(key, field, count)
+    pipe.execute()
+
+
 class _IngestCounts:
     """Ingest requests counted in this process and added to Redis by a thread of its own every
     METRICS_FLUSH_SECONDS: a request pays no Redis round trip for its own count (it was one of
@@ -163,10 +171,7 @@ class _IngestCounts:
         if not taken:
             return
         try:
-            pipe = redis_client().pipeline(transaction=False)
-            for field, count in taken.items():
-                pipe.hincrby(INGEST_KEY, field, count)
-            pipe.execute()
+            _hash_add(INGEST_KEY, taken)
         except Exception as exc:
             with self._lock:
                 self._pending.update(taken)
@@ -198,10 +203,7 @@ def status_changes_count(*, changes: Iterable[tuple[str, str, str]]) -> None:
     if not counted:
         return
     try:
-        pipe = redis_client().pipeline(transaction=False)
-        for field, count in counted.items():
-            pipe.hincrby(STATUS_CHANGES_KEY, field, count)
-        pipe.execute()
+        _hash_add(STATUS_CHANGES_KEY, counted)
     except Exception as exc:
         _StoreState.failed("status change", exc)
     else:
