@@ -118,7 +118,8 @@ class IngestReads:
 class _IngestRead:
     """The statement ingest_reads runs, built on first use. One row per endpoint (an affiliate
     with none gives one row of NULLs for it, none found one row of NULLs in all); the ids ride
-    on the first row only."""
+    on one row only (the first row_number() gives: a batch's thousand ids are not repeated on
+    every endpoint's row)."""
 
     def __init__(self) -> None:
         read = _endpoints_read()
