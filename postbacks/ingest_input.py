@@ -117,31 +117,29 @@ _INPUT_FIELDS = tuple(ConversionInputSerializer._declared_fields.items())
 _INPUT_CHECKS = {"occurred_at": _occurred_at_in_bounds}
 
 
-class _Unsure(Exception):
-    """A plain check cannot vouch for this value: the serializer's field decides."""
+Check = Callable[[Any], Any]
 
 
-def _plain_text(field: serializers.CharField) -> Any:
+def _plain_text(field: serializers.CharField) -> Check:
     """The usual case of a CharField, without DRF's machinery (its run_validation was a fifth of
-    a batch's Python): a string the field would keep as it is. Anything else (not a string,
-    blank, padded where the field trims, an invisible character) goes to the field."""
+    a batch's Python): a string the field would keep as it is passes its own validators only.
+    Anything else (not a string, blank, padded where the field trims, an invisible character)
+    goes to the field."""
     max_length = field.max_length
-    own = cast(
-        list[Callable[[Any], Any]], [v for v in field.validators if not isinstance(v, _COVERED)]
-    )
-    # A validator that wants the serializer's context is the field's to run.
-    vouches = not any(getattr(v, "requires_context", False) for v in own)
+    own = cast(list[Check], [v for v in field.validators if not isinstance(v, _COVERED)])
+    if any(getattr(v, "requires_context", False) for v in own):
+        # A validator that wants the serializer's context is the field's to run.
+        return field.run_validation
 
-    def check(value: Any) -> str:
+    def check(value: Any) -> Any:
         if (
-            not vouches
-            or type(value) is not str
+            type(value) is not str
             or not value.isprintable()
             or (max_length is not None and len(value) > max_length)
             or not value.strip()
             or (field.trim_whitespace and value != value.strip())
         ):
-            raise _Unsure
+            return field.run_validation(value)
         for validator in own:
             validator(value)
         return value
@@ -158,46 +156,47 @@ _COVERED = (
 )
 
 
-def _plain_integer(field: serializers.IntegerField) -> Any:
+def _plain_integer(field: serializers.IntegerField) -> Check:
     low, high = field.min_value, field.max_value
 
-    def check(value: Any) -> int:
+    def check(value: Any) -> Any:
         # bool is an int subclass the field refuses: only exact ints are vouched for.
         if (
             type(value) is not int
             or (low is not None and value < low)
             or (high is not None and value > high)
         ):
-            raise _Unsure
+            return field.run_validation(value)
         return value
 
     return check
 
 
-def _plain_choice(field: serializers.ChoiceField) -> Any:
+def _plain_choice(field: serializers.ChoiceField) -> Check:
     choices = {str(key): key for key in field.choices}
 
     def check(value: Any) -> Any:
         if type(value) is not str or value not in choices:
-            raise _Unsure
+            return field.run_validation(value)
         return choices[value]
 
     return check
 
 
-def _plain_checks() -> dict[str, Any]:
-    checks: dict[str, Any] = {}
-    for name, field in _INPUT_FIELDS:
-        if isinstance(field, serializers.ChoiceField):
-            checks[name] = _plain_choice(field)
-        elif isinstance(field, serializers.CharField):
-            checks[name] = _plain_text(field)
-        elif isinstance(field, serializers.IntegerField):
-            checks[name] = _plain_integer(field)
-    return checks
+def _field_check(field: serializers.Field) -> Check:
+    """How conversion_input_validate runs one field: a plain check for the usual strings,
+    integers and choices (which hands any other value to the field), the field itself for the
+    rest (amounts, times)."""
+    if isinstance(field, serializers.ChoiceField):
+        return _plain_choice(field)
+    if isinstance(field, serializers.CharField):
+        return _plain_text(field)
+    if isinstance(field, serializers.IntegerField):
+        return _plain_integer(field)
+    return field.run_validation
 
 
-_PLAIN_CHECKS = _plain_checks()
+_FIELD_CHECKS = {name: _field_check(field) for name, field in _INPUT_FIELDS}
 
 
 def conversion_input_validate(data: Any) -> dict[str, Any] | None:
@@ -216,16 +215,7 @@ def conversion_input_validate(data: Any) -> dict[str, Any] | None:
                 return None
             continue
         try:
-            if value is None and field.allow_null:
-                validated[name] = None
-                continue
-            plain = _PLAIN_CHECKS.get(name)
-            try:
-                if plain is None:
-                    raise _Unsure
-                value = plain(value)
-            except _Unsure:
-                value = field.run_validation(value)
+            value = _FIELD_CHECKS[name](value)
             check = _INPUT_CHECKS.get(name)
             if check is not None:
                 value = check(value)
