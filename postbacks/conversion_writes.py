@@ -68,21 +68,6 @@ def _conversion_base(*, now: datetime) -> Row:
     return {"received_at": now.isoformat(), "status_reason": "", "status_changed_at": None}
 
 
-def _conversion_ids_take(count: int) -> list[int]:
-    """Ids for `count` new conversions, from the table's own sequence: the postbacks' URLs carry
-    the conversion id, so they are rendered before the row is written. A conversion that turns
-    out to be a repeat leaves its id unused (a gap, as any rolled-back insert leaves)."""
-    if not count:
-        return []
-    table = Conversion._meta.db_table
-    with hot_cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-            [table, count],
-        )
-        return [pk for (pk,) in cursor.fetchall()]
-
-
 @dataclass(frozen=True)
 class _Write:
     """Ingest's two statements (with deliveries and without), built once: the same for every
@@ -152,19 +137,19 @@ def conversions_store(
     *,
     build: Callable[[int], list[Row]],
     now: datetime,
-    ids: Sequence[int] | None = None,
+    ids: Sequence[int],
 ) -> dict[int, list[int]]:
     """Store the conversions (rows of conversion_row) not stored before, each with the delivery
     rows `build(i)` makes for `rows[i]` once its id is set (`rows[i]["id"]`). Returns the created
     conversions' ids with their delivery ids.
 
-    On PostgreSQL the ids are taken first (or given, one a row, taken from the sequence by the
-    caller: ingest takes them with its reads), the postbacks rendered, and each chunk written by
-    one statement (several commit together). `make run`'s SQLite has no sequence to take ids
-    from: there the conversions are inserted first, in one transaction with their deliveries."""
+    On PostgreSQL the ids are given, one a row, taken from the table's sequence beforehand
+    (selectors.ingest_reads: the postbacks' URLs carry the conversion id), the postbacks
+    rendered, and each chunk written by one statement (several commit together). `make run`'s
+    SQLite has no sequence to take ids from (`ids` is empty there): the conversions are inserted
+    first, in one transaction with their deliveries."""
     if connection.vendor == "postgresql":
-        taken = _conversion_ids_take(len(rows)) if ids is None else ids
-        for row, pk in zip(rows, taken, strict=True):
+        for row, pk in zip(rows, ids, strict=True):
             row["id"] = pk
         deliveries = [build(position) for position in range(len(rows))]
         with transaction.atomic() if len(rows) > _INSERT_CHUNK else nullcontext():

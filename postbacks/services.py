@@ -366,7 +366,7 @@ def conversions_ingest(*, items: Sequence[IngestItem]) -> list[IngestResult | Va
         )
 
     created = conversions_store(
-        [c.row for c in candidates], build=build, now=now, ids=found.conversion_ids or None
+        [c.row for c in candidates], build=build, now=now, ids=found.conversion_ids
     )
     delivery_ids = sorted(pk for listed in created.values() for pk in listed)
     transaction.on_commit(lambda: enqueue_ids(delivery_ids))
