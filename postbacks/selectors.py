@@ -4,6 +4,7 @@ import functools
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection
 from django.db.models import Prefetch, QuerySet
@@ -27,15 +28,35 @@ class _EndpointsRead:
     def __init__(self) -> None:
         self.endpoint = RowReader(PostbackEndpoint)
         self.affiliate = RowReader(Affiliate)
+        # The ids of endpoint e's event types, as the last column of a row.
+        self.event_type_ids = (
+            f"ARRAY(SELECT s.eventtype_id FROM {table(PostbackEndpoint.event_types.through)} s "  # noqa: S608
+            "WHERE s.postbackendpoint_id = e.id)"
+        )
         self.sql = (
             f"SELECT {self.endpoint.select_list('e')}, {self.affiliate.select_list('a')}, "  # noqa: S608
-            f"ARRAY(SELECT s.eventtype_id FROM {table(PostbackEndpoint.event_types.through)} s "
-            "WHERE s.postbackendpoint_id = e.id) "
+            f"{self.event_type_ids} "
             f"FROM {table(PostbackEndpoint)} e "
             f"JOIN {table(Affiliate)} a ON a.id = e.affiliate_id "
             "WHERE e.affiliate_id = ANY(%s) AND a.status = %s AND e.status = ANY(%s) "
             "ORDER BY e.id"
         )
+        # Where the affiliate's id is in a row of this statement.
+        self.affiliate_pk = len(self.endpoint) + self.affiliate.names.index(
+            Affiliate._meta.pk.attname
+        )
+
+    def endpoint_of(
+        self, values: Sequence[Any], affiliate: Affiliate, event_type_ids: Sequence[int]
+    ) -> PostbackEndpoint:
+        """The endpoint read from its columns, with its affiliate and its event type ids."""
+        endpoint = self.endpoint.read(values)
+        _AFFILIATE_FIELD.set_cached_value(endpoint, affiliate)
+        endpoint.event_type_ids = list(event_type_ids)
+        return endpoint
+
+
+_AFFILIATE_FIELD: Any = PostbackEndpoint._meta.get_field("affiliate")
 
 
 @functools.cache
@@ -61,18 +82,15 @@ def endpoints_by_affiliate(
             read.sql, [list(affiliate_ids), Affiliate.Status.ACTIVE, [str(s) for s in statuses]]
         )
         rows = cursor.fetchall()
-    affiliate_field = PostbackEndpoint._meta.get_field("affiliate")
     affiliates: dict[int, Affiliate] = {}
     split = len(read.endpoint)
     for row in rows:
-        endpoint = read.endpoint.read(row[:split])
-        affiliate = affiliates.get(endpoint.affiliate_id)
+        affiliate = affiliates.get(row[read.affiliate_pk])
         if affiliate is None:
-            affiliate = affiliates[endpoint.affiliate_id] = read.affiliate.read(
+            affiliate = affiliates[row[read.affiliate_pk]] = read.affiliate.read(
                 row[split : split + len(read.affiliate)]
             )
-        affiliate_field.set_cached_value(endpoint, affiliate)
-        endpoint.event_type_ids = list(row[-1])
+        endpoint = read.endpoint_of(row[:split], affiliate, row[-1])
         grouped[endpoint.affiliate_id].append(endpoint)
     return grouped
 
@@ -122,15 +140,14 @@ class _IngestRead:
     every endpoint's row)."""
 
     def __init__(self) -> None:
-        read = _endpoints_read()
+        self.endpoints = read = _endpoints_read()
         self.endpoint, self.affiliate = read.endpoint, read.affiliate
         self.sql = (
             "WITH ids AS (SELECT ARRAY(SELECT nextval(pg_get_serial_sequence(%s, 'id')) "  # noqa: S608
             "FROM generate_series(1, %s)) AS ids) "
             "SELECT CASE WHEN row_number() OVER () = 1 THEN ids.ids END, "
             f"{self.affiliate.select_list('a')}, {self.endpoint.select_list('e')}, "
-            f"ARRAY(SELECT s.eventtype_id FROM {table(PostbackEndpoint.event_types.through)} s "
-            "WHERE s.postbackendpoint_id = e.id) "
+            f"{read.event_type_ids} "
             f"FROM ids LEFT JOIN {table(Affiliate)} a ON a.network_id = ANY(%s) "
             f"LEFT JOIN {table(PostbackEndpoint)} e ON e.affiliate_id = a.id "
             "AND a.status = %s AND e.status = %s"
@@ -170,7 +187,6 @@ def ingest_reads(*, network_ids: Collection[int], new_conversions: int) -> Inges
             ],
         )
         rows = cursor.fetchall()
-    affiliate_field = PostbackEndpoint._meta.get_field("affiliate")
     affiliates: dict[int, Affiliate] = {}
     endpoints: dict[int, list[PostbackEndpoint]] = defaultdict(list)
     ids: list[int] = []
@@ -187,10 +203,9 @@ def ingest_reads(*, network_ids: Collection[int], new_conversions: int) -> Inges
             affiliates[affiliate.pk] = affiliate
         if row[read.endpoint_pk] is None:
             continue
-        endpoint = read.endpoint.read(row[start:stop])
-        affiliate_field.set_cached_value(endpoint, affiliate)
-        endpoint.event_type_ids = list(row[-1])
-        endpoints[affiliate.pk].append(endpoint)
+        endpoints[affiliate.pk].append(
+            read.endpoints.endpoint_of(row[start:stop], affiliate, row[-1])
+        )
     for listed in endpoints.values():
         listed.sort(key=lambda e: e.pk)
     return IngestReads({a.network_id: a for a in affiliates.values()}, endpoints, ids)
