@@ -246,9 +246,9 @@ class Stack:
         """Before an open-loop run: let the workers send what the previous run left, for up to
         `timeout` seconds, then set the rest aside; how many were set aside."""
         deadline = time.monotonic() + timeout
-        while open_deliveries() and time.monotonic() < deadline:
+        while (left := open_deliveries()) and time.monotonic() < deadline:
             time.sleep(0.5)
-        if not open_deliveries():
+        if not left:
             return 0
         aside = set_aside_open_deliveries()
         self.flush_queue()
